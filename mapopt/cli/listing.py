@@ -1,0 +1,76 @@
+"""``mapopt list presets|nets|solvers|strategies|generators``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from mapopt.cli.common import JsonOpt, console, emit_json, table
+from mapopt.decompose import STRATEGIES
+from mapopt.hardware import load_preset, preset_names
+from mapopt.registry import catalog, generators, solver_class, solver_names
+
+
+class What(StrEnum):
+    presets = "presets"
+    nets = "nets"
+    solvers = "solvers"
+    strategies = "strategies"
+    generators = "generators"
+
+
+def _rows(what: What) -> tuple[list[str], list[dict[str, object]]]:
+    if what is What.presets:
+        rows = []
+        for name in preset_names():
+            hw = load_preset(name)
+            assumed = sorted(k for k, v in hw.sources.items() if v.startswith("assumed"))
+            rows.append(
+                {
+                    "name": name,
+                    "crossbar": f"{hw.rows}x{hw.columns}",
+                    "fanin": hw.fanin,
+                    "per_tile": hw.crossbars_per_tile,
+                    "mesh": "auto" if hw.mesh is None else f"{hw.mesh[0]}x{hw.mesh[1]}",
+                    "assumed": ", ".join(assumed) or "-",
+                    "description": hw.description,
+                }
+            )
+        return ["name", "crossbar", "fanin", "per_tile", "mesh", "assumed", "description"], rows
+    if what is What.nets:
+        rows = [
+            {"name": e.name, "tier": e.tier, **e.facts, "description": e.description} for e in catalog().values()
+        ]
+        return ["name", "tier", "neurons", "synapses", "max_fanin", "spikes", "description"], rows
+    if what is What.solvers:
+        rows = []
+        for name in solver_names():
+            cls = solver_class(name)
+            rows.append({"name": name, "exact": cls.exact, "params": repr(cls()), "description": cls.description})
+        return ["name", "exact", "params", "description"], rows
+    if what is What.strategies:
+        rows = [
+            {"name": name, "arity": "k" if takes else "-", "default": default, "description": desc}
+            for name, (_, takes, default, desc) in sorted(STRATEGIES.items())
+        ]
+        return ["name", "arity", "default", "description"], rows
+    rows = [{"name": g.prefix, "syntax": g.syntax, "description": g.description} for g in generators().values()]
+    return ["name", "syntax", "description"], rows
+
+
+def list_(
+    what: Annotated[What, typer.Argument(help="What to list.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """List hardware presets, catalog nets, solvers, decomposition strategies or generators."""
+    columns, rows = _rows(what)
+    if json_out:
+        emit_json({str(what): rows})
+    else:
+        console.print(table(str(what), columns, rows))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_)

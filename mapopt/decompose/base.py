@@ -1,0 +1,237 @@
+"""The decomposed network N' (docs/model.md, section 3) and the one routine that builds it.
+
+N' is itself a :class:`~mapopt.network.Network`: input neurons and every original compute
+neuron keep their ids (a decomposed neuron's id becomes its **root** unit), and the extra
+neural units are appended after them. Three per-unit arrays record provenance
+(``origin``, ``position``, ``level``); ``edge_origin`` ties every synapse of N' to the
+original synapse it realises (or -1 for a partial-sum edge between units), and
+``pruned`` lists the original synapses a prune strategy dropped. Every strategy (chain,
+tree, prune, ...) only decides *which unit takes which input* and *which unit feeds which*;
+:func:`assemble` turns that into N' with numpy, once, for all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from mapopt.network import Network
+
+TRAFFIC_MODES = ("upper", "simulated")
+
+
+@dataclass(frozen=True, eq=False)
+class Decomposition:
+    """A network N and its decomposition N' into neural units.
+
+    Attributes
+    ----------
+    original:
+        The network N.
+    network:
+        N': units as neurons, partial-sum edges with weight 1.
+    origin, position, level:
+        Per neuron of N': the original neuron it belongs to, its index inside that
+        neuron's chain/tree (the root has the largest), and its distance in edges to the root.
+    edge_origin:
+        Per synapse of N': index of the original synapse it realises, -1 for a partial sum.
+    pruned:
+        Indices of the original synapses dropped (prune strategies only).
+    strategy, arity, traffic:
+        How N' was made: strategy name, unit arity k (None when nothing was unrolled) and
+        the traffic model of non-root units (``upper`` or ``simulated``).
+    """
+
+    original: Network
+    network: Network
+    origin: np.ndarray
+    position: np.ndarray
+    level: np.ndarray
+    edge_origin: np.ndarray
+    pruned: np.ndarray
+    strategy: str
+    arity: int | None
+    traffic: str = "upper"
+
+    @property
+    def is_root(self) -> np.ndarray:
+        return self.level == 0
+
+    @property
+    def compute(self) -> np.ndarray:
+        """Mask of N' neurons that need a crossbar column (all but inputs)."""
+        return ~self.network.is_input
+
+    @property
+    def n_units(self) -> int:
+        return int(self.compute.sum())
+
+    @property
+    def extra_units(self) -> int:
+        return self.network.n_neurons - self.original.n_neurons
+
+    @cached_property
+    def depth(self) -> int:
+        """Max number of units on a path inside one decomposed neuron (1 when none is)."""
+        levels = self.level[self.compute]
+        return int(levels.max()) + 1 if levels.size else 0
+
+    @property
+    def pruned_synapses(self) -> int:
+        return len(self.pruned)
+
+    @property
+    def pruned_weight_fraction(self) -> float:
+        total = float(np.abs(self.original.weight).sum())
+        if total == 0.0:
+            return 0.0
+        return float(np.abs(self.original.weight[self.pruned]).sum()) / total
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "strategy": self.label,
+            "units": self.n_units,
+            "extra_units": self.extra_units,
+            "depth": self.depth,
+            "synapses_kept": int((self.edge_origin >= 0).sum()),
+            "synapses_pruned": self.pruned_synapses,
+            "pruned_weight_fraction": self.pruned_weight_fraction,
+            "partial_edges": int((self.edge_origin < 0).sum()),
+            "traffic": self.traffic,
+        }
+
+    @property
+    def label(self) -> str:
+        return self.strategy if self.arity is None else f"{self.strategy}:{self.arity}"
+
+
+def assemble(
+    net: Network,
+    *,
+    keep: np.ndarray,
+    edge_unit: np.ndarray,
+    units_per_neuron: np.ndarray,
+    partial_src: np.ndarray,
+    partial_dst: np.ndarray,
+    unit_level: np.ndarray,
+    strategy: str,
+    arity: int | None,
+) -> Decomposition:
+    """Build N' from per-neuron local unit indices.
+
+    Parameters
+    ----------
+    net:
+        The original network N.
+    keep:
+        ``bool[E]``: original synapses that are realised (the others are pruned).
+    edge_unit:
+        ``int[E]``: for each kept synapse, the *local* index (0-based, within its
+        post-synaptic neuron) of the unit that takes it as a raw input.
+    units_per_neuron:
+        ``int[n]``: number of units of each neuron (1 when it is not decomposed, 0 for
+        inputs). The unit with local index ``units_per_neuron[v] - 1`` is the root.
+    partial_src, partial_dst:
+        Partial-sum edges as *global unit slots* (see :func:`unit_slots`).
+    unit_level:
+        ``int[sum(units_per_neuron)]`` per unit slot: distance to the root (root 0).
+    """
+    n = net.n_neurons
+    start = np.concatenate(([0], np.cumsum(units_per_neuron)))[:-1]
+    total = int(units_per_neuron.sum())
+    # Map unit slots to N' ids: the root of v is v itself; non-roots get n, n+1, ...
+    slot_owner = np.repeat(np.arange(n), units_per_neuron)
+    slot_local = np.arange(total) - start[slot_owner]
+    slot_is_root = slot_local == units_per_neuron[slot_owner] - 1
+    slot_id = np.empty(total, dtype=np.int64)
+    slot_id[slot_is_root] = slot_owner[slot_is_root]
+    extra = ~slot_is_root
+    slot_id[extra] = n + np.arange(int(extra.sum()))
+    n_prime = n + int(extra.sum())
+
+    kept = np.flatnonzero(keep)
+    raw_pre = net.pre[kept]
+    raw_post = slot_id[start[net.post[kept]] + edge_unit[kept]]
+    pre = np.concatenate((raw_pre, slot_id[partial_src]))
+    post = np.concatenate((raw_post, slot_id[partial_dst]))
+    weight = np.concatenate((net.weight[kept], np.ones(len(partial_src))))
+    edge_origin = np.concatenate((kept, np.full(len(partial_src), -1, dtype=np.int64)))
+    order = np.lexsort((pre, post))
+
+    origin = np.arange(n_prime, dtype=np.int64)
+    origin[slot_id] = slot_owner
+    position = np.zeros(n_prime, dtype=np.int32)
+    position[slot_id] = slot_local
+    level = np.zeros(n_prime, dtype=np.int32)
+    level[slot_id] = unit_level
+
+    is_input = net.is_input[origin]
+    unit_spikes = net.spikes[origin].copy()
+    prime = Network(
+        name=f"{net.name}/{strategy}" + ("" if arity is None else f":{arity}"),
+        is_input=is_input,
+        pre=pre[order],
+        post=post[order],
+        weight=weight[order],
+        spikes=unit_spikes,
+        spike_source=net.spike_source,
+        timesteps=net.timesteps,
+        threshold=net.threshold[origin],
+        leak=net.leak[origin],
+        layer=net.layer[origin],
+    )
+    spikes = upper_traffic(prime, level)
+    prime = Network(
+        name=prime.name,
+        is_input=prime.is_input,
+        pre=prime.pre,
+        post=prime.post,
+        weight=prime.weight,
+        spikes=spikes,
+        spike_source=f"{net.spike_source}; non-root units: upper (sum of input spikes)",
+        timesteps=prime.timesteps,
+        threshold=prime.threshold,
+        leak=prime.leak,
+        layer=prime.layer,
+    )
+    return Decomposition(
+        original=net,
+        network=prime,
+        origin=origin,
+        position=position,
+        level=level,
+        edge_origin=edge_origin[order],
+        pruned=np.flatnonzero(~keep),
+        strategy=strategy,
+        arity=arity,
+        traffic="upper",
+    )
+
+
+def upper_traffic(prime: Network, level: np.ndarray) -> np.ndarray:
+    """Spike counts with every non-root unit sending the sum of its inputs' spikes.
+
+    This is the count the paper's public code uses (an upper bound on the timesteps in
+    which the unit sends a nonzero partial). Units are processed from the deepest level
+    to level 1, so a unit's partial inputs are final before it is summed.
+    """
+    spikes = prime.spikes.copy()
+    non_root = level > 0
+    if not non_root.any():
+        return spikes
+    spikes[non_root] = 0.0
+    post_level = level[prime.post]
+    order = np.argsort(-post_level, kind="stable")
+    order = order[post_level[order] > 0]
+    sorted_levels = post_level[order]
+    bounds = np.flatnonzero(np.diff(sorted_levels)) + 1
+    for chunk in np.split(order, bounds):
+        np.add.at(spikes, prime.post[chunk], spikes[prime.pre[chunk]])
+    return spikes
+
+
+def unit_slots(units_per_neuron: np.ndarray) -> np.ndarray:
+    """Start slot of each neuron's units in the global slot numbering used by :func:`assemble`."""
+    return np.concatenate(([0], np.cumsum(units_per_neuron)))[:-1]

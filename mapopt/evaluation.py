@@ -1,0 +1,252 @@
+"""The validator and the metrics: the single source of truth for "valid" and "cost".
+
+:func:`check` tests every constraint of docs/model.md section 4 by its stable name
+(``columns``, ``rows``, ``fanin``, ``tile-capacity``, ``complete``) and :func:`metrics`
+computes every metric of section 5. Solvers never score themselves: the solver template
+and every report call :func:`assess` on the final mapping.
+
+Everything is vectorised over synapses. The central object is the set of *deliveries*:
+distinct (source, destination crossbar) pairs, because a spike is multicast once per
+destination crossbar (as SANA-FE counts packets); rows, traffic and hops all follow from it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from mapopt.decompose.base import Decomposition
+from mapopt.hardware import Hardware
+from mapopt.mapping import Mapping
+
+#: How many violations of one constraint are listed before the rest are summarised.
+MAX_LISTED = 5
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken constraint: which, where, the limit and the actual value."""
+
+    constraint: str
+    item: str
+    limit: object
+    actual: object
+    detail: str = ""
+
+    def __str__(self) -> str:
+        what = f": {self.detail}" if self.detail else ""
+        return f"[{self.constraint}] {self.item}{what} (limit {self.limit}, actual {self.actual})"
+
+
+@dataclass(frozen=True)
+class Assessment:
+    violations: list[Violation]
+    metrics: dict[str, float | int | str] | None
+
+    @property
+    def valid(self) -> bool:
+        return not self.violations
+
+
+def _first(mask: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(mask)[:MAX_LISTED]
+
+
+def _deliveries(dec: Decomposition, mapping: Mapping) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (source, destination crossbar) pairs of N' under the mapping."""
+    net = dec.network
+    dest = mapping.unit_crossbar[net.post]
+    ncb = max(mapping.n_crossbar_ids, 1)
+    key = np.unique(net.pre * ncb + dest)
+    return key // ncb, key % ncb
+
+
+def check(dec: Decomposition, hw: Hardware, mapping: Mapping) -> list[Violation]:
+    """Every violated constraint, at most :data:`MAX_LISTED` items per constraint."""
+    out: list[Violation] = []
+    out += _check_complete(dec, mapping)
+    if out:  # the other checks need a complete, in-range placement
+        return out
+    out += _check_fanin(dec, hw)
+    out += _check_columns_rows(dec, hw, mapping)
+    out += _check_tiles(hw, mapping)
+    return out
+
+
+def _check_complete(dec: Decomposition, mapping: Mapping) -> list[Violation]:
+    net, orig = dec.network, dec.original
+    out: list[Violation] = []
+    n_prime = net.n_neurons
+    if len(mapping.unit_crossbar) != n_prime:
+        return [Violation("complete", "mapping", n_prime, len(mapping.unit_crossbar), "one entry per unit of N'")]
+    compute = dec.compute
+    cb = mapping.unit_crossbar
+    for u in _first(compute & ((cb < 0) | (cb >= mapping.n_crossbar_ids))):
+        out.append(
+            Violation("complete", f"unit {u} (neuron {dec.origin[u]})", f"0..{mapping.n_crossbar_ids - 1}",
+                      int(cb[u]), "compute unit not placed on an existing crossbar")
+        )
+    for u in _first(~compute & (cb != -1)):
+        out.append(Violation("complete", f"input neuron {u}", -1, int(cb[u]), "inputs take no crossbar column"))
+    # every original synapse realised exactly once or pruned
+    realised = dec.edge_origin[dec.edge_origin >= 0]
+    listed = np.concatenate((realised, dec.pruned))
+    if listed.size and (listed.min() < 0 or listed.max() >= orig.n_synapses):
+        out.append(Violation("complete", "decomposition", orig.n_synapses, "out of range", "synapse index out of range"))
+        return out
+    times = np.bincount(listed, minlength=orig.n_synapses)
+    for e in _first(times != 1):
+        out.append(
+            Violation("complete", f"synapse {e} ({orig.pre[e]}->{orig.post[e]})", 1, int(times[e]),
+                      "must be realised exactly once or listed as pruned")
+        )
+    raw = np.flatnonzero(dec.edge_origin >= 0)
+    src = dec.edge_origin[raw]
+    wrong = (
+        (net.pre[raw] != orig.pre[src])
+        | (dec.origin[net.post[raw]] != orig.post[src])
+        | (net.weight[raw] != orig.weight[src])
+    )
+    for i in _first(wrong):
+        e = src[i]
+        out.append(
+            Violation("complete", f"synapse {e} ({orig.pre[e]}->{orig.post[e]})",
+                      f"{orig.pre[e]}->unit of {orig.post[e]} w={orig.weight[e]}",
+                      f"{net.pre[raw[i]]}->unit {net.post[raw[i]]} of {dec.origin[net.post[raw[i]]]} "
+                      f"w={net.weight[raw[i]]}", "realised with the wrong endpoints or weight")
+        )
+    part = np.flatnonzero(dec.edge_origin < 0)
+    bad = (dec.origin[net.pre[part]] != dec.origin[net.post[part]]) | (
+        dec.level[net.pre[part]] != dec.level[net.post[part]] + 1
+    )
+    for i in _first(bad):
+        out.append(
+            Violation("complete", f"partial edge {net.pre[part[i]]}->{net.post[part[i]]}",
+                      "unit of the same neuron, one level closer to the root", "elsewhere",
+                      "a partial sum must flow towards its own root")
+        )
+    non_root = np.flatnonzero(compute & (dec.level > 0))
+    outdeg = np.bincount(net.pre[part], minlength=n_prime)
+    for u in _first(outdeg[non_root] != 1):
+        unit = non_root[u]
+        out.append(Violation("complete", f"unit {unit} (neuron {dec.origin[unit]})", 1, int(outdeg[unit]),
+                             "a non-root unit sends its partial sum to exactly one unit"))
+    return out
+
+
+def _check_fanin(dec: Decomposition, hw: Hardware) -> list[Violation]:
+    fanin = dec.network.fanin
+    return [
+        Violation("fanin", f"unit {u} (neuron {dec.origin[u]})", hw.fanin, int(fanin[u]))
+        for u in _first(fanin > hw.fanin)
+    ]
+
+
+def _check_columns_rows(dec: Decomposition, hw: Hardware, mapping: Mapping) -> list[Violation]:
+    ncb = max(mapping.n_crossbar_ids, 1)
+    cols = np.bincount(mapping.unit_crossbar[dec.compute], minlength=ncb)
+    out = [Violation("columns", f"crossbar {c}", hw.columns, int(cols[c])) for c in _first(cols > hw.columns)]
+    _, dest = _deliveries(dec, mapping)
+    rows = np.bincount(dest, minlength=ncb)
+    out += [Violation("rows", f"crossbar {c}", hw.rows, int(rows[c])) for c in _first(rows > hw.rows)]
+    return out
+
+
+def _check_tiles(hw: Hardware, mapping: Mapping) -> list[Violation]:
+    out: list[Violation] = []
+    w, h = mapping.mesh
+    if hw.mesh is not None and (w > hw.mesh[0] or h > hw.mesh[1]):
+        out.append(Violation("tile-capacity", "mesh", f"{hw.mesh[0]}x{hw.mesh[1]}", f"{w}x{h}",
+                             "mapping uses a larger mesh than the hardware has"))
+    x, y = hw.io_tile
+    if not (0 <= x < w and 0 <= y < h):
+        out.append(Violation("tile-capacity", "I/O tile", f"inside {w}x{h}", f"({x}, {y})"))
+    used = _used_crossbars(mapping)
+    tiles = mapping.crossbar_tile[used]
+    for c in used[_first((tiles < 0) | (tiles >= w * h))]:
+        out.append(Violation("tile-capacity", f"crossbar {c}", f"tile 0..{w * h - 1}", int(mapping.crossbar_tile[c]),
+                             "tile outside the mesh"))
+    if out:
+        return out
+    per_tile = np.bincount(tiles, minlength=w * h)
+    out += [
+        Violation("tile-capacity", f"tile {t} ({t % w}, {t // w})", hw.crossbars_per_tile, int(per_tile[t]))
+        for t in _first(per_tile > hw.crossbars_per_tile)
+    ]
+    return out
+
+
+def _used_crossbars(mapping: Mapping) -> np.ndarray:
+    cb = mapping.unit_crossbar
+    return np.unique(cb[cb >= 0])
+
+
+def lower_bounds(dec: Decomposition, hw: Hardware) -> dict[str, int]:
+    """Cheap lower bounds on the crossbars any mapping of N' needs (docs/model.md, section 5)."""
+    by_columns = math.ceil(dec.n_units / hw.columns)
+    by_crosspoints = math.ceil(dec.network.n_synapses / (hw.rows * hw.columns))
+    return {
+        "lower_bound_crossbars_columns": by_columns,
+        "lower_bound_crossbars_crosspoints": by_crosspoints,
+        "lower_bound_crossbars": max(by_columns, by_crosspoints),
+    }
+
+
+def metrics(dec: Decomposition, hw: Hardware, mapping: Mapping) -> dict[str, float | int | str]:
+    """Every metric of docs/model.md section 5 for a mapping that passed :func:`check`."""
+    net = dec.network
+    hw_mesh = hw if hw.mesh == mapping.mesh else replace(hw, mesh=mapping.mesh)
+    used = _used_crossbars(mapping)
+    n_cb = len(used)
+    tiles_used = np.unique(mapping.crossbar_tile[used])
+    units = dec.n_units
+    crosspoints = net.n_synapses
+    s = net.spikes
+    src, dest = _deliveries(dec, mapping)
+    src_cb = mapping.unit_crossbar[src]
+    io = hw_mesh.io_tile_id
+    src_tile = np.where(src_cb >= 0, mapping.crossbar_tile[np.maximum(src_cb, 0)], io)
+    dest_tile = mapping.crossbar_tile[dest]
+    spikes = s[src]
+    hops = hw_mesh.hops(src_tile, dest_tile)
+    synaptic_events = float(s[net.pre].sum())
+    deliveries = float(spikes.sum())
+    hop_spikes = float((spikes * hops).sum())
+    energy_dynamic = hw.e_syn * synaptic_events + hw.e_msg * deliveries + hw.e_hop * hop_spikes
+    capacity_cells = n_cb * hw.rows * hw.columns
+    capacity_cols = n_cb * hw.columns
+    T = net.timesteps
+    energy_static = T * (hw.p_cell * capacity_cells + hw.p_col * capacity_cols)
+    energy_wasted = T * (hw.p_cell * (capacity_cells - crosspoints) + hw.p_col * (capacity_cols - units))
+    result: dict[str, float | int | str] = {
+        "crossbars": n_cb,
+        "tiles": len(tiles_used),
+        "mesh": f"{mapping.mesh[0]}x{mapping.mesh[1]}",
+        "units": units,
+        "neuron_utilization": units / capacity_cols if n_cb else 0.0,
+        "synapse_utilization": crosspoints / capacity_cells if n_cb else 0.0,
+        "used_crosspoints": crosspoints,
+        "pruned_synapses": dec.pruned_synapses,
+        "pruned_weight_fraction": dec.pruned_weight_fraction,
+        "synaptic_events": synaptic_events,
+        "deliveries": deliveries,
+        "intercrossbar_spikes": float(spikes[src_cb != dest].sum()),
+        "intertile_spikes": float(spikes[src_tile != dest_tile].sum()),
+        "hop_spikes": hop_spikes,
+        "max_hops": int(hops.max()) if hops.size else 0,
+        "energy_dynamic_j": energy_dynamic,
+        "energy_static_j": energy_static,
+        "energy_wasted_j": energy_wasted,
+        "energy_total_j": energy_dynamic + energy_static,
+        "depth": dec.depth,
+    }
+    result.update(lower_bounds(dec, hw))
+    return result
+
+
+def assess(dec: Decomposition, hw: Hardware, mapping: Mapping) -> Assessment:
+    """Check the mapping; compute the metrics when it is valid."""
+    violations = check(dec, hw, mapping)
+    return Assessment(violations, None if violations else metrics(dec, hw, mapping))

@@ -1,0 +1,109 @@
+"""The container behind mapopt's own files: metadata plus named numpy arrays.
+
+One schema, two encodings chosen by the file suffix: ``.json`` (readable, for small
+files) holds the metadata and every array as a list; ``.npz`` (compressed numpy, for
+large files) holds the arrays natively and the metadata as a JSON string in the array
+``__meta__``. Both carry ``format`` (the kind of file) and ``version``. Writes go to a
+temporary file in the same folder and are renamed into place, so a failed or
+interrupted write never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mapopt.errors import InputError
+
+VERSION = 1
+SUFFIXES = (".json", ".npz")
+
+
+def atomic_write(path: Path, write: Any, *, binary: bool) -> None:
+    """Call ``write(file)`` on a temporary file next to ``path``, then rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_container(path: Path, kind: str, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Write ``meta`` and ``arrays`` as a ``kind`` file (``.json`` or ``.npz`` by suffix)."""
+    path = Path(path)
+    header = {"format": kind, "version": VERSION, **meta}
+    if path.suffix == ".json":
+        doc = {**header, "arrays": {k: np.asarray(v).tolist() for k, v in arrays.items()}}
+        atomic_write(path, lambda f: json.dump(doc, f, separators=(",", ":")), binary=False)
+    elif path.suffix == ".npz":
+        payload = {k: np.asarray(v) for k, v in arrays.items()}
+        payload["__meta__"] = np.array(json.dumps(header))
+        atomic_write(path, lambda f: np.savez_compressed(f, **payload), binary=True)
+    else:
+        raise InputError(f"unknown file type {path.suffix!r}; use .json or .npz", source=str(path))
+
+
+def read_container(path: Path, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a ``kind`` file; malformed, truncated or foreign files are an :class:`InputError`."""
+    path = Path(path)
+    src = str(path)
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                if "__meta__" not in z.files:
+                    raise InputError("not a mapopt file (no __meta__ entry)", source=src)
+                meta = json.loads(str(z["__meta__"]))
+                arrays = {k: z[k] for k in z.files if k != "__meta__"}
+        else:
+            doc = json.loads(path.read_text())
+            if not isinstance(doc, dict):
+                raise InputError("not a mapopt file (top level is not an object)", source=src)
+            raw = doc.pop("arrays", None)
+            if not isinstance(raw, dict):
+                raise InputError("missing 'arrays' object", source=src)
+            meta = doc
+            arrays = {k: _as_array(k, v, src) for k, v in raw.items()}
+    except InputError:
+        raise
+    except json.JSONDecodeError as err:
+        raise InputError(f"malformed JSON at line {err.lineno} column {err.colno}: {err.msg}", source=src) from None
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as err:
+        raise InputError(f"unreadable or truncated file: {err}", source=src) from None
+    if meta.get("format") != kind:
+        raise InputError(f"expected a {kind!r} file, found format {meta.get('format')!r}", source=src)
+    if meta.get("version") != VERSION:
+        raise InputError(f"unsupported {kind} version {meta.get('version')!r} (this mapopt reads {VERSION})", source=src)
+    return meta, arrays
+
+
+def _as_array(name: str, value: Any, src: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value)
+    except ValueError as err:
+        raise InputError(f"array {name!r} is ragged or malformed: {err}", source=src) from None
+    if arr.dtype == object:
+        raise InputError(f"array {name!r} holds mixed or non-numeric values", source=src)
+    return arr
+
+
+def need(arrays: dict[str, np.ndarray], name: str, src: str) -> np.ndarray:
+    """The array ``name``, or an :class:`InputError` saying it is missing."""
+    if name not in arrays:
+        raise InputError(f"missing array {name!r}", source=src)
+    return arrays[name]
+
+
+def need_meta(meta: dict[str, Any], name: str, src: str) -> Any:
+    if name not in meta:
+        raise InputError(f"missing field {name!r}", source=src)
+    return meta[name]

@@ -1,0 +1,234 @@
+"""The spiking network N = (V, E, w, s) of docs/model.md, section 1, stored as numpy arrays.
+
+Synapses are kept as three parallel arrays (``pre``, ``post``, ``weight``) sorted by
+``(post, pre)``, so the in-edges of a neuron form one contiguous slice (CSR over the
+post-synaptic side, see :attr:`Network.in_ptr`). Nothing here loops over synapses in
+Python: the scale goals (tens of millions of synapses) rule that out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+
+from mapopt.errors import InputError
+
+#: Default evaluation window (timesteps) when nothing else says so.
+DEFAULT_TIMESTEPS = 100
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A spiking network: neurons (input or compute), weighted synapses, spike counts.
+
+    Build one with :meth:`Network.build`, which validates and canonicalises the arrays;
+    the plain constructor trusts its arguments (used internally on already-checked data).
+
+    Attributes
+    ----------
+    is_input:
+        ``bool[n]``; True for external spike sources (no crossbar column, fed from the
+        I/O tile), False for compute neurons.
+    pre, post, weight:
+        ``int64[E]``, ``int64[E]``, ``float64[E]``; synapses sorted by ``(post, pre)``.
+    spikes:
+        ``float64[n]``; spikes each neuron emits over the window of ``timesteps``.
+    spike_source:
+        Where the spike counts came from (``"simulated: ..."``, ``"file: ..."``, ``"rate: ..."``).
+    threshold, leak:
+        ``float64[n]`` neuron parameters for the simulator (leak 0 means integrate-and-fire).
+    layer:
+        ``int32[n]``; layer index when the generator knows it, else -1.
+    """
+
+    name: str
+    is_input: np.ndarray
+    pre: np.ndarray
+    post: np.ndarray
+    weight: np.ndarray
+    spikes: np.ndarray
+    spike_source: str = "unknown"
+    timesteps: int = DEFAULT_TIMESTEPS
+    threshold: np.ndarray = field(default=None)  # type: ignore[assignment]
+    leak: np.ndarray = field(default=None)  # type: ignore[assignment]
+    layer: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        n = len(self.is_input)
+        if self.threshold is None:
+            object.__setattr__(self, "threshold", np.ones(n))
+        if self.leak is None:
+            object.__setattr__(self, "leak", np.zeros(n))
+        if self.layer is None:
+            object.__setattr__(self, "layer", np.full(n, -1, dtype=np.int32))
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def build(
+        cls,
+        *,
+        name: str,
+        is_input: np.ndarray,
+        pre: np.ndarray,
+        post: np.ndarray,
+        weight: np.ndarray | None = None,
+        spikes: np.ndarray | None = None,
+        spike_source: str = "unknown",
+        timesteps: int = DEFAULT_TIMESTEPS,
+        threshold: np.ndarray | None = None,
+        leak: np.ndarray | None = None,
+        layer: np.ndarray | None = None,
+        merge_duplicates: bool = False,
+    ) -> Network:
+        """Validate, canonicalise (sort by post, pre) and return a network.
+
+        Raises :class:`InputError` naming the offending neuron or synapse for: ids out of
+        range, duplicate synapses (unless ``merge_duplicates``, which sums their weights),
+        NaN/inf weights, negative or non-finite spike counts, input neurons with incoming
+        synapses, and array length mismatches.
+        """
+        is_input = np.asarray(is_input, dtype=bool)
+        n = len(is_input)
+        pre = np.asarray(pre, dtype=np.int64).ravel()
+        post = np.asarray(post, dtype=np.int64).ravel()
+        weight = np.ones(len(pre)) if weight is None else np.asarray(weight, dtype=np.float64).ravel()
+        if not (len(pre) == len(post) == len(weight)):
+            raise InputError(
+                f"synapse arrays differ in length: pre {len(pre)}, post {len(post)}, weight {len(weight)}"
+            )
+        if timesteps is None or int(timesteps) < 1:
+            raise InputError(f"timesteps must be >= 1, got {timesteps}")
+        for arr, label in ((pre, "pre"), (post, "post")):
+            bad = np.flatnonzero((arr < 0) | (arr >= n))
+            if bad.size:
+                i = int(bad[0])
+                raise InputError(
+                    f"synapse {i}: {label} neuron id {int(arr[i])} out of range 0..{n - 1}"
+                )
+        bad = np.flatnonzero(~np.isfinite(weight))
+        if bad.size:
+            i = int(bad[0])
+            raise InputError(f"synapse {i} ({int(pre[i])}->{int(post[i])}): weight is {weight[i]}")
+        order = np.lexsort((pre, post))
+        pre, post, weight = pre[order], post[order], weight[order]
+        dup = (pre[1:] == pre[:-1]) & (post[1:] == post[:-1])
+        if dup.any():
+            if not merge_duplicates:
+                i = int(np.flatnonzero(dup)[0])
+                raise InputError(
+                    f"duplicate synapse {int(pre[i])}->{int(post[i])} (pass merge_duplicates to sum them)"
+                )
+            start = np.concatenate(([True], ~dup))
+            group = np.cumsum(start) - 1
+            weight = np.bincount(group, weights=weight)
+            pre, post = pre[start], post[start]
+        into_input = np.flatnonzero(is_input[post])
+        if into_input.size:
+            i = int(into_input[0])
+            raise InputError(
+                f"input neuron {int(post[i])} has an incoming synapse from {int(pre[i])}; "
+                "inputs are external spike sources"
+            )
+        spikes = np.zeros(n) if spikes is None else np.asarray(spikes, dtype=np.float64).ravel()
+        arrays = {"spikes": spikes, "threshold": threshold, "leak": leak, "layer": layer}
+        for label, arr in arrays.items():
+            if arr is not None and len(arr) != n:
+                raise InputError(f"{label} has {len(arr)} entries, expected one per neuron ({n})")
+        bad = np.flatnonzero(~np.isfinite(spikes) | (spikes < 0))
+        if bad.size:
+            i = int(bad[0])
+            raise InputError(f"neuron {i}: spike count {spikes[i]} is negative or not finite")
+        if threshold is not None:
+            threshold = np.asarray(threshold, dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(threshold))
+            if bad.size:
+                raise InputError(f"neuron {int(bad[0])}: threshold is not finite")
+        if leak is not None:
+            leak = np.asarray(leak, dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(leak) | (leak < 0) | (leak > 1))
+            if bad.size:
+                raise InputError(f"neuron {int(bad[0])}: leak {leak[bad[0]]} outside [0, 1]")
+        return cls(
+            name=name,
+            is_input=is_input,
+            pre=pre,
+            post=post,
+            weight=weight,
+            spikes=spikes,
+            spike_source=spike_source,
+            timesteps=int(timesteps),
+            threshold=threshold,
+            leak=leak,
+            layer=None if layer is None else np.asarray(layer, dtype=np.int32),
+        )
+
+    def with_spikes(self, spikes: np.ndarray, source: str, timesteps: int | None = None) -> Network:
+        """Return a copy whose spike counts (and their provenance) are replaced."""
+        return Network.build(
+            name=self.name,
+            is_input=self.is_input,
+            pre=self.pre,
+            post=self.post,
+            weight=self.weight,
+            spikes=spikes,
+            spike_source=source,
+            timesteps=self.timesteps if timesteps is None else timesteps,
+            threshold=self.threshold,
+            leak=self.leak,
+            layer=self.layer,
+        )
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def n_neurons(self) -> int:
+        return len(self.is_input)
+
+    @property
+    def n_synapses(self) -> int:
+        return len(self.pre)
+
+    @property
+    def n_inputs(self) -> int:
+        return int(self.is_input.sum())
+
+    @cached_property
+    def in_ptr(self) -> np.ndarray:
+        """CSR row pointer over post-synaptic neurons: in-edges of v are ``in_ptr[v]:in_ptr[v+1]``."""
+        return np.concatenate(([0], np.cumsum(np.bincount(self.post, minlength=self.n_neurons))))
+
+    @cached_property
+    def fanin(self) -> np.ndarray:
+        """Number of distinct pre-synaptic neurons of each neuron (``int64[n]``)."""
+        return np.diff(self.in_ptr)
+
+    @cached_property
+    def fanout(self) -> np.ndarray:
+        return np.bincount(self.pre, minlength=self.n_neurons)
+
+    @property
+    def max_fanin(self) -> int:
+        return int(self.fanin.max()) if self.n_neurons else 0
+
+    def adjacency(self) -> sp.csr_matrix:
+        """Weighted adjacency as a scipy CSR matrix, rows = pre, columns = post."""
+        n = self.n_neurons
+        return sp.csr_matrix((self.weight, (self.pre, self.post)), shape=(n, n))
+
+    def summary(self) -> dict[str, object]:
+        """The facts ``mapopt info`` shows."""
+        compute = ~self.is_input
+        return {
+            "name": self.name,
+            "neurons": self.n_neurons,
+            "inputs": self.n_inputs,
+            "compute_neurons": int(compute.sum()),
+            "synapses": self.n_synapses,
+            "max_fanin": self.max_fanin,
+            "mean_fanin": float(self.fanin[compute].mean()) if compute.any() else 0.0,
+            "timesteps": self.timesteps,
+            "total_spikes": float(self.spikes.sum()),
+            "spike_source": self.spike_source,
+        }

@@ -1,0 +1,91 @@
+"""The end-to-end path: decompose a network, solve the mapping, re-score, report.
+
+A *strategy* is ``DECOMPOSITION[@SOLVER]`` (``chain:2@paper``); without a solver the
+default one is used. ``best`` names the strongest combination mapopt has registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mapopt.decompose import STRATEGIES, Decomposition, decompose
+from mapopt.errors import InputError
+from mapopt.hardware import Hardware
+from mapopt.network import Network
+from mapopt.problem import DEFAULT_OBJECTIVE, MappingProblem
+from mapopt.registry import make_solver, solver_names
+from mapopt.solver import Budget, SolveResult
+
+#: The solver a strategy without ``@SOLVER`` uses: the paper's baseline packer.
+DEFAULT_SOLVER = "paper"
+#: What ``mapopt run`` compares when given no ``--decompose``: prune baselines, the
+#: paper's chain-2, and the best mapopt has.
+DEFAULT_STRATEGIES = ("prune-first", "prune-magnitude", "chain:2", "best")
+
+
+def best_strategy(hw: Hardware) -> str:
+    """The strongest registered decomposition + solver combination for ``hw``."""
+    decomposition = "auto" if "auto" in STRATEGIES else f"chain:{hw.fanin}"
+    solver = "auto" if "auto" in solver_names() else DEFAULT_SOLVER
+    return f"{decomposition}@{solver}"
+
+
+def split_strategy(spec: str, hw: Hardware, default_solver: str | None = None) -> tuple[str, str]:
+    """``"chain:2@paper"`` -> ``("chain:2", "paper")``; ``best`` is expanded."""
+    spec = spec.strip()
+    if spec == "best":
+        spec = best_strategy(hw)
+    decomposition, _, solver = spec.partition("@")
+    if not decomposition:
+        raise InputError(f"strategy must be DECOMPOSITION[@SOLVER], got {spec!r}", source="--decompose")
+    return decomposition, solver or default_solver or DEFAULT_SOLVER
+
+
+@dataclass
+class StrategyRun:
+    """One strategy's decomposition, problem and re-scored solver result."""
+
+    strategy: str
+    decomposition: Decomposition
+    problem: MappingProblem
+    result: SolveResult
+
+    def row(self) -> dict[str, Any]:
+        """The flat record ``--json`` prints and reports tabulate (validator metrics + status)."""
+        r = self.result
+        row: dict[str, Any] = {"strategy": self.strategy, "decomposition": self.decomposition.label}
+        row.update(r.metrics or {})
+        row.update(
+            {
+                "extra_units": self.decomposition.extra_units,
+                "solver": r.solver,
+                "status": str(r.status),
+                "objective": r.objective,
+                "bound": r.bound,
+                "gap": r.gap,
+                "wall_s": r.wall_s,
+            }
+        )
+        if r.message:
+            row["message"] = r.message
+        return row
+
+
+def run_strategy(
+    net: Network,
+    hw: Hardware,
+    spec: str,
+    *,
+    budget: Budget,
+    default_solver: str | None = None,
+    objective: str = DEFAULT_OBJECTIVE,
+    solver_params: dict[str, Any] | None = None,
+) -> StrategyRun:
+    """Decompose ``net`` for ``hw`` and map it with the strategy's solver."""
+    decomposition_spec, solver_name = split_strategy(spec, hw, default_solver)
+    dec = decompose(net, hw, decomposition_spec)
+    problem = MappingProblem(dec, hw, objective)
+    solver = make_solver(solver_name, **(solver_params or {}))
+    result = solver.solve(problem, budget)
+    return StrategyRun(f"{decomposition_spec}@{solver_name}", dec, problem, result)

@@ -1,0 +1,175 @@
+"""The one solver interface, for exact solvers and heuristics alike.
+
+Modelled on pymoo's template method: :meth:`Solver.solve` handles timing, seeding, the
+time limit, errors, re-evaluation and status once; each method implements only
+:meth:`Solver._solve`. Hyperparameters are keyword-only constructor arguments stored as
+given (as in scikit-learn and benchopt), so Optuna can set them and :meth:`get_params`
+can report them. Solvers never score themselves: the template re-scores every returned
+mapping with :func:`mapopt.evaluation.assess`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mapopt.errors import InputError
+from mapopt.evaluation import assess
+from mapopt.mapping import Mapping
+from mapopt.problem import MappingProblem
+
+
+class Status(StrEnum):
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a run may spend: wall-clock seconds (None: no limit), the seed, threads."""
+
+    time_limit: float | None = None
+    seed: int = 0
+    threads: int = 1
+
+
+@dataclass
+class Outcome:
+    """What :meth:`Solver._solve` returns: a mapping (or none) and what the solver proved.
+
+    ``status`` may be left None: the template then says ``feasible`` for a mapping and
+    ``timeout`` for none. ``bound`` is a proven lower bound on the objective's first key.
+    """
+
+    mapping: Mapping | None
+    status: Status | None = None
+    bound: float | None = None
+    message: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SolveResult:
+    """A solver run, re-scored by the validator."""
+
+    solver: str
+    params: dict[str, Any]
+    status: Status
+    mapping: Mapping | None
+    metrics: dict[str, Any] | None
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    history: list[tuple[float, float | None, float | None]]
+    wall_s: float
+    message: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class SolveContext:
+    """Per-run services for ``_solve``: the seeded generator, the deadline, the history."""
+
+    def __init__(self, budget: Budget):
+        self.budget = budget
+        self.seed = int(budget.seed)
+        self.rng = np.random.default_rng(self.seed)
+        self.start = time.perf_counter()
+        self.deadline = None if budget.time_limit is None else self.start + float(budget.time_limit)
+        self.history: list[tuple[float, float | None, float | None]] = []
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def remaining(self) -> float | None:
+        """Seconds left, or None without a limit (never negative)."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.perf_counter())
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.perf_counter() >= self.deadline
+
+    def record(self, incumbent: float | None, bound: float | None = None) -> None:
+        """Append an anytime point (elapsed s, incumbent objective, best bound)."""
+        self.history.append((self.elapsed(), incumbent, bound))
+
+
+class Solver(ABC):
+    """Base class of every registered solver. Subclasses set ``name`` and implement ``_solve``."""
+
+    name: ClassVar[str] = ""
+    exact: ClassVar[bool] = False
+    description: ClassVar[str] = ""
+
+    def get_params(self) -> dict[str, Any]:
+        """The keyword-only hyperparameters, as given."""
+        sig = inspect.signature(type(self).__init__)
+        return {
+            p.name: getattr(self, p.name)
+            for p in sig.parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def solve(self, problem: MappingProblem, budget: Budget | None = None) -> SolveResult:
+        """Run the solver under ``budget`` and return its re-scored result."""
+        budget = budget or Budget()
+        ctx = SolveContext(budget)
+        try:
+            out = self._solve(problem, ctx)
+        except InputError:
+            raise
+        except Exception as err:  # a solver failure is reported as status "error", not a crash
+            out = Outcome(None, Status.ERROR, message=f"{type(err).__name__}: {err}")
+        wall = ctx.elapsed()
+        status = out.status
+        metrics = objective = None
+        message = out.message
+        if out.mapping is not None:
+            verdict = assess(problem.decomposition, problem.hardware, out.mapping)
+            if verdict.valid:
+                metrics = verdict.metrics
+                objective = problem.key(metrics)[0]
+                if status is None:
+                    status = Status.FEASIBLE
+            else:
+                status = Status.ERROR
+                message = "solver returned an invalid mapping: " + "; ".join(map(str, verdict.violations[:3]))
+        elif status is None:
+            status = Status.TIMEOUT
+        bound = out.bound
+        if status is Status.OPTIMAL and objective is not None:
+            bound = objective if bound is None else bound
+        gap = None
+        if objective is not None and bound is not None:
+            gap = 0.0 if objective == bound else (objective - bound) / max(abs(objective), 1e-12)
+        return SolveResult(
+            solver=self.name,
+            params=self.get_params(),
+            status=status,
+            mapping=out.mapping if metrics is not None else None,
+            metrics=metrics,
+            objective=objective,
+            bound=bound,
+            gap=gap,
+            history=ctx.history,
+            wall_s=wall,
+            message=message,
+            info=out.info,
+        )
+
+    @abstractmethod
+    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+        """Find a mapping for ``problem`` within ``ctx``'s deadline, seeded by ``ctx.rng``."""

@@ -1,0 +1,59 @@
+"""Net generators usable as ``--net PREFIX:ARGS``.
+
+``mlp:784-100-10`` is a fully connected multilayer perceptron (layer sizes separated by
+``-``; the first layer is the inputs), with Gaussian weights scaled by 2/sqrt(fan-in)
+and spike counts from the IF rate model of :mod:`problems.rates`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mapopt.errors import InputError
+from mapopt.network import DEFAULT_TIMESTEPS, Network
+from mapopt.registry import Generator, register_generator
+from problems.rates import if_rate_counts
+
+
+def mlp(sizes: list[int], *, seed: int = 0, timesteps: int = DEFAULT_TIMESTEPS, input_rate: float = 0.2) -> Network:
+    """A fully connected feed-forward net with ``sizes[0]`` inputs."""
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        raise InputError(f"mlp needs at least two positive layer sizes, got {sizes}")
+    rng = np.random.default_rng(seed)
+    offsets = np.concatenate(([0], np.cumsum(sizes)))
+    pre_parts, post_parts, w_parts = [], [], []
+    for i in range(len(sizes) - 1):
+        src = np.arange(offsets[i], offsets[i + 1])
+        dst = np.arange(offsets[i + 1], offsets[i + 2])
+        pre_parts.append(np.tile(src, len(dst)))
+        post_parts.append(np.repeat(dst, len(src)))
+        w_parts.append(rng.normal(0.0, 2.0 / np.sqrt(len(src)), size=len(src) * len(dst)))
+    n = int(offsets[-1])
+    net = Network.build(
+        name="mlp-" + "-".join(map(str, sizes)),
+        is_input=np.arange(n) < sizes[0],
+        pre=np.concatenate(pre_parts),
+        post=np.concatenate(post_parts),
+        weight=np.concatenate(w_parts),
+        timesteps=timesteps,
+        layer=np.repeat(np.arange(len(sizes)), sizes),
+    )
+    spikes, source = if_rate_counts(net, input_rate=input_rate, seed=seed)
+    return net.with_spikes(spikes, source)
+
+
+def _parse_sizes(args: str) -> list[int]:
+    try:
+        return [int(x) for x in args.split("-")]
+    except ValueError:
+        raise InputError(f"mlp sizes must be integers separated by '-', got {args!r}") from None
+
+
+register_generator(
+    Generator(
+        prefix="mlp",
+        syntax="mlp:N0-N1-...-Nk",
+        description="fully connected MLP, N0 inputs; IF rate-model spike counts",
+        build=lambda args, seed: mlp(_parse_sizes(args), seed=seed),
+    )
+)
