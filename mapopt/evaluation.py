@@ -85,8 +85,13 @@ def _check_complete(dec: Decomposition, mapping: Mapping) -> list[Violation]:
     cb = mapping.unit_crossbar
     for u in _first(compute & ((cb < 0) | (cb >= mapping.n_crossbar_ids))):
         out.append(
-            Violation("complete", f"unit {u} (neuron {dec.origin[u]})", f"0..{mapping.n_crossbar_ids - 1}",
-                      int(cb[u]), "compute unit not placed on an existing crossbar")
+            Violation(
+                "complete",
+                f"unit {u} (neuron {dec.origin[u]})",
+                f"0..{mapping.n_crossbar_ids - 1}",
+                int(cb[u]),
+                "compute unit not placed on an existing crossbar",
+            )
         )
     for u in _first(~compute & (cb != -1)):
         out.append(Violation("complete", f"input neuron {u}", -1, int(cb[u]), "inputs take no crossbar column"))
@@ -94,13 +99,22 @@ def _check_complete(dec: Decomposition, mapping: Mapping) -> list[Violation]:
     realised = dec.edge_origin[dec.edge_origin >= 0]
     listed = np.concatenate((realised, dec.pruned))
     if listed.size and (listed.min() < 0 or listed.max() >= orig.n_synapses):
-        out.append(Violation("complete", "decomposition", orig.n_synapses, "out of range", "synapse index out of range"))
+        out.append(
+            Violation(
+                "complete", "decomposition", f"0..{orig.n_synapses - 1}", "out of range", "synapse index out of range"
+            )
+        )
         return out
     times = np.bincount(listed, minlength=orig.n_synapses)
     for e in _first(times != 1):
         out.append(
-            Violation("complete", f"synapse {e} ({orig.pre[e]}->{orig.post[e]})", 1, int(times[e]),
-                      "must be realised exactly once or listed as pruned")
+            Violation(
+                "complete",
+                f"synapse {e} ({orig.pre[e]}->{orig.post[e]})",
+                1,
+                int(times[e]),
+                "must be realised exactly once or listed as pruned",
+            )
         )
     raw = np.flatnonzero(dec.edge_origin >= 0)
     src = dec.edge_origin[raw]
@@ -112,10 +126,13 @@ def _check_complete(dec: Decomposition, mapping: Mapping) -> list[Violation]:
     for i in _first(wrong):
         e = src[i]
         out.append(
-            Violation("complete", f"synapse {e} ({orig.pre[e]}->{orig.post[e]})",
-                      f"{orig.pre[e]}->unit of {orig.post[e]} w={orig.weight[e]}",
-                      f"{net.pre[raw[i]]}->unit {net.post[raw[i]]} of {dec.origin[net.post[raw[i]]]} "
-                      f"w={net.weight[raw[i]]}", "realised with the wrong endpoints or weight")
+            Violation(
+                "complete",
+                f"synapse {e} ({orig.pre[e]}->{orig.post[e]})",
+                f"{orig.pre[e]}->unit of {orig.post[e]} w={orig.weight[e]}",
+                f"{net.pre[raw[i]]}->unit {net.post[raw[i]]} of {dec.origin[net.post[raw[i]]]} w={net.weight[raw[i]]}",
+                "realised with the wrong endpoints or weight",
+            )
         )
     part = np.flatnonzero(dec.edge_origin < 0)
     bad = (dec.origin[net.pre[part]] != dec.origin[net.post[part]]) | (
@@ -123,16 +140,27 @@ def _check_complete(dec: Decomposition, mapping: Mapping) -> list[Violation]:
     )
     for i in _first(bad):
         out.append(
-            Violation("complete", f"partial edge {net.pre[part[i]]}->{net.post[part[i]]}",
-                      "unit of the same neuron, one level closer to the root", "elsewhere",
-                      "a partial sum must flow towards its own root")
+            Violation(
+                "complete",
+                f"partial edge {net.pre[part[i]]}->{net.post[part[i]]}",
+                "unit of the same neuron, one level closer to the root",
+                "elsewhere",
+                "a partial sum must flow towards its own root",
+            )
         )
     non_root = np.flatnonzero(compute & (dec.level > 0))
     outdeg = np.bincount(net.pre[part], minlength=n_prime)
     for u in _first(outdeg[non_root] != 1):
         unit = non_root[u]
-        out.append(Violation("complete", f"unit {unit} (neuron {dec.origin[unit]})", 1, int(outdeg[unit]),
-                             "a non-root unit sends its partial sum to exactly one unit"))
+        out.append(
+            Violation(
+                "complete",
+                f"unit {unit} (neuron {dec.origin[unit]})",
+                1,
+                int(outdeg[unit]),
+                "a non-root unit sends its partial sum to exactly one unit",
+            )
+        )
     return out
 
 
@@ -158,16 +186,30 @@ def _check_tiles(hw: Hardware, mapping: Mapping) -> list[Violation]:
     out: list[Violation] = []
     w, h = mapping.mesh
     if hw.mesh is not None and (w > hw.mesh[0] or h > hw.mesh[1]):
-        out.append(Violation("tile-capacity", "mesh", f"{hw.mesh[0]}x{hw.mesh[1]}", f"{w}x{h}",
-                             "mapping uses a larger mesh than the hardware has"))
+        out.append(
+            Violation(
+                "tile-capacity",
+                "mesh",
+                f"{hw.mesh[0]}x{hw.mesh[1]}",
+                f"{w}x{h}",
+                "mapping uses a larger mesh than the hardware has",
+            )
+        )
     x, y = hw.io_tile
     if not (0 <= x < w and 0 <= y < h):
         out.append(Violation("tile-capacity", "I/O tile", f"inside {w}x{h}", f"({x}, {y})"))
     used = _used_crossbars(mapping)
     tiles = mapping.crossbar_tile[used]
     for c in used[_first((tiles < 0) | (tiles >= w * h))]:
-        out.append(Violation("tile-capacity", f"crossbar {c}", f"tile 0..{w * h - 1}", int(mapping.crossbar_tile[c]),
-                             "tile outside the mesh"))
+        out.append(
+            Violation(
+                "tile-capacity",
+                f"crossbar {c}",
+                f"tile 0..{w * h - 1}",
+                int(mapping.crossbar_tile[c]),
+                "tile outside the mesh",
+            )
+        )
     if out:
         return out
     per_tile = np.bincount(tiles, minlength=w * h)

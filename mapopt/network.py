@@ -96,18 +96,14 @@ class Network:
         post = np.asarray(post, dtype=np.int64).ravel()
         weight = np.ones(len(pre)) if weight is None else np.asarray(weight, dtype=np.float64).ravel()
         if not (len(pre) == len(post) == len(weight)):
-            raise InputError(
-                f"synapse arrays differ in length: pre {len(pre)}, post {len(post)}, weight {len(weight)}"
-            )
+            raise InputError(f"synapse arrays differ in length: pre {len(pre)}, post {len(post)}, weight {len(weight)}")
         if timesteps is None or int(timesteps) < 1:
             raise InputError(f"timesteps must be >= 1, got {timesteps}")
         for arr, label in ((pre, "pre"), (post, "post")):
             bad = np.flatnonzero((arr < 0) | (arr >= n))
             if bad.size:
                 i = int(bad[0])
-                raise InputError(
-                    f"synapse {i}: {label} neuron id {int(arr[i])} out of range 0..{n - 1}"
-                )
+                raise InputError(f"synapse {i}: {label} neuron id {int(arr[i])} out of range 0..{n - 1}")
         bad = np.flatnonzero(~np.isfinite(weight))
         if bad.size:
             i = int(bad[0])
@@ -119,7 +115,7 @@ class Network:
             if not merge_duplicates:
                 i = int(np.flatnonzero(dup)[0])
                 raise InputError(
-                    f"duplicate synapse {int(pre[i])}->{int(post[i])} (pass merge_duplicates to sum them)"
+                    f"duplicate synapse {int(pre[i])}->{int(post[i])} (use --merge-duplicates to sum their weights)"
                 )
             start = np.concatenate(([True], ~dup))
             group = np.cumsum(start) - 1

@@ -120,17 +120,20 @@ def catalog() -> dict[str, NetEntry]:
     return dict(_NETS)
 
 
-def resolve_net(spec: str, *, spikes: str | None = None, seed: int = 0) -> Network:
+def resolve_net(spec: str, *, spikes: str | None = None, seed: int = 0, merge_duplicates: bool = False) -> Network:
     """Turn a ``--net`` value into a network: a file path, a catalog name or ``PREFIX:ARGS``.
 
-    ``spikes`` is an optional spike file for formats that keep spikes apart (SpiNeMap).
+    ``spikes`` is an optional spike file for formats that keep spikes apart (SpiNeMap);
+    ``merge_duplicates`` sums the weights of repeated synapses instead of rejecting them.
     """
     load_plugins()
     path = Path(spec)
     if path.exists():
-        return read_network(path, spikes=spikes)
+        return read_network(path, spikes=spikes, merge_duplicates=merge_duplicates)
     if spikes is not None:
-        raise InputError("--spikes goes with a SpiNeMap connection file", source=spikes)
+        raise InputError(
+            f"only a SpiNeMap connection file takes a spike file; --net {spec} is not a file", source="--spikes"
+        )
     if spec in _NETS:
         return _NETS[spec].build()
     prefix, sep, args = spec.partition(":")

@@ -114,9 +114,7 @@ class Solver(ABC):
         """The keyword-only hyperparameters, as given."""
         sig = inspect.signature(type(self).__init__)
         return {
-            p.name: getattr(self, p.name)
-            for p in sig.parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY
+            p.name: getattr(self, p.name) for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
         }
 
     def __repr__(self) -> str:

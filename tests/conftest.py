@@ -28,7 +28,7 @@ class CliResult:
         return json.loads(self.stdout)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def cli() -> Callable[..., CliResult]:
     """Run the installed ``mapopt`` console script with arguments; returns code/stdout/stderr."""
     assert MAPOPT, "the mapopt console script is not installed (pip install -e .)"

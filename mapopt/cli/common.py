@@ -17,11 +17,14 @@ from mapopt.registry import resolve_net
 from mapopt.report import fmt
 
 #: Progress and tables go to stderr, so ``--json`` output on stdout stays clean.
-console = Console(stderr=True)
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 NetOpt = Annotated[
     str | None,
     typer.Option("--net", help="Catalog name, generator spec (mlp:784-100-10) or file (.json/.npz/SpiNeMap/...)."),
+]
+MergeOpt = Annotated[
+    bool, typer.Option("--merge-duplicates", help="Sum the weights of repeated synapses instead of rejecting them.")
 ]
 SpikesOpt = Annotated[str | None, typer.Option("--spikes", help="SpiNeMap spike file for a SpiNeMap connection file.")]
 HwOpt = Annotated[str, typer.Option("--hw", help="Hardware preset (mapopt list presets).")]
@@ -47,18 +50,22 @@ def load_hardware(
     mesh: str | None = None,
 ) -> Hardware:
     """The preset ``hw`` with the command line's overrides applied."""
-    return customise(
-        load_preset(hw), crossbar=crossbar, fanin=fanin, crossbars_per_tile=crossbars_per_tile, mesh=mesh
-    )
+    return customise(load_preset(hw), crossbar=crossbar, fanin=fanin, crossbars_per_tile=crossbars_per_tile, mesh=mesh)
 
 
-def load_net(net: str | None, spikes: str | None = None, seed: int = 0, default: str | None = None) -> Network:
+def load_net(
+    net: str | None,
+    spikes: str | None = None,
+    seed: int = 0,
+    default: str | None = None,
+    merge_duplicates: bool = False,
+) -> Network:
     """The ``--net`` value (or ``default``) as a network."""
     if net is None:
         if default is None:
             raise typer.BadParameter("--net is required")
         net = default
-    return resolve_net(net, spikes=spikes, seed=seed)
+    return resolve_net(net, spikes=spikes, seed=seed, merge_duplicates=merge_duplicates)
 
 
 def _clean(value: Any) -> Any:

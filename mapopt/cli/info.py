@@ -6,17 +6,18 @@ from typing import Annotated
 
 import typer
 
-from mapopt.cli.common import JsonOpt, SeedOpt, SpikesOpt, console, emit_json, load_net, table
+from mapopt.cli.common import JsonOpt, MergeOpt, SeedOpt, SpikesOpt, console, emit_json, load_net, table
 
 
 def info(
     net: Annotated[str, typer.Argument(help="Catalog name, generator spec or file.")],
     spikes: SpikesOpt = None,
+    merge_duplicates: MergeOpt = False,
     seed: SeedOpt = 0,
     json_out: JsonOpt = False,
 ) -> None:
     """Show the size, fan-in and spike provenance of a network."""
-    summary = load_net(net, spikes, seed).summary()
+    summary = load_net(net, spikes, seed, merge_duplicates=merge_duplicates).summary()
     if json_out:
         emit_json(summary)
     else:

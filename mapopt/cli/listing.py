@@ -40,9 +40,7 @@ def _rows(what: What) -> tuple[list[str], list[dict[str, object]]]:
             )
         return ["name", "crossbar", "fanin", "per_tile", "mesh", "assumed", "description"], rows
     if what is What.nets:
-        rows = [
-            {"name": e.name, "tier": e.tier, **e.facts, "description": e.description} for e in catalog().values()
-        ]
+        rows = [{"name": e.name, "tier": e.tier, **e.facts, "description": e.description} for e in catalog().values()]
         return ["name", "tier", "neurons", "synapses", "max_fanin", "spikes", "description"], rows
     if what is What.solvers:
         rows = []

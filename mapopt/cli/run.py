@@ -12,6 +12,7 @@ from mapopt.cli.common import (
     FaninOpt,
     HwOpt,
     JsonOpt,
+    MergeOpt,
     MeshOpt,
     NetOpt,
     ObjectiveOpt,
@@ -38,6 +39,7 @@ DEFAULT_NET = "mlp-784-64-10"
 def run(
     net: NetOpt = None,
     spikes: SpikesOpt = None,
+    merge_duplicates: MergeOpt = False,
     hw: HwOpt = "dynapse-paper",
     crossbar: CrossbarOpt = None,
     fanin: FaninOpt = None,
@@ -64,17 +66,17 @@ def run(
     paper's DYNAP-SE model, prune baselines vs the paper's chain-2 vs the best mapopt has.
     """
     hardware = load_hardware(hw, crossbar, fanin, crossbars_per_tile, mesh)
-    network = load_net(net, spikes, seed, default=DEFAULT_NET)
+    network = load_net(net, spikes, seed, default=DEFAULT_NET, merge_duplicates=merge_duplicates)
     strategies = list(decompose or DEFAULT_STRATEGIES)
     budget = Budget(time_limit=time_limit, seed=seed)
     runs = []
     for i, spec in enumerate(strategies, start=1):
-        console.log(f"[{i}/{len(strategies)}] {spec}: decomposing and mapping {network.name} on {hardware.name}")
+        console.print(f"[{i}/{len(strategies)}] {spec}: decomposing and mapping {network.name} on {hardware.name}")
         runs.append(run_strategy(network, hardware, spec, budget=budget, default_solver=solver, objective=objective))
     doc = run_document(network, hardware, runs)
     if out is not None:
         for path in write_outputs(Path(out), network, hardware, runs):
-            console.log(f"wrote {path}")
+            console.print(f"wrote {path}")
     if json_out:
         emit_json(doc)
     else:

@@ -17,7 +17,7 @@ def validate(
     json_out: JsonOpt = False,
 ) -> None:
     """Check every constraint of a mapping file and recompute its metrics."""
-    dec, hw, mp, report = read_mapping(Path(mapping))
+    dec, hw, mp, _ = read_mapping(Path(mapping))
     verdict = assess(dec, hw, mp)
     if json_out:
         emit_json(
@@ -25,8 +25,13 @@ def validate(
                 "file": mapping,
                 "valid": verdict.valid,
                 "violations": [
-                    {"constraint": v.constraint, "item": v.item, "limit": str(v.limit), "actual": str(v.actual),
-                     "detail": v.detail}
+                    {
+                        "constraint": v.constraint,
+                        "item": v.item,
+                        "limit": str(v.limit),
+                        "actual": str(v.actual),
+                        "detail": v.detail,
+                    }
                     for v in verdict.violations
                 ],
                 "metrics": verdict.metrics,

@@ -30,12 +30,13 @@ def register_reader(suffixes: tuple[str, ...], reader: Reader) -> None:
         _READERS[suffix.lower()] = reader
 
 
-def read_network(path: Path | str, *, spikes: Path | str | None = None) -> Network:
+def read_network(path: Path | str, *, spikes: Path | str | None = None, merge_duplicates: bool = False) -> Network:
     """Read a network file, detecting its format.
 
     ``.json``/``.npz``: a mapopt network file (or a mapping file, whose original network
     is returned); a registered suffix (e.g. ``.nir``): that reader; anything else: a
-    SpiNeMap connection file, with ``spikes`` as its optional spike file.
+    SpiNeMap connection file, with ``spikes`` as its optional spike file (and repeated
+    synapses summed when ``merge_duplicates``; mapopt's own files never hold duplicates).
     """
     path = Path(path)
     if not path.is_file():
@@ -52,7 +53,7 @@ def read_network(path: Path | str, *, spikes: Path | str | None = None) -> Netwo
             return _READERS[suffix](path)
         except InputError as err:
             raise err.with_source(str(path)) from None
-    return read_spinemap(path, None if spikes is None else Path(spikes))
+    return read_spinemap(path, None if spikes is None else Path(spikes), merge_duplicates=merge_duplicates)
 
 
 def _kind(path: Path) -> str | None:
@@ -77,3 +78,5 @@ __all__ = [
     "write_network",
     "write_spinemap",
 ]
+
+from mapopt.io import nir as _nir  # noqa: E402, F401  (registers the NIR reader)

@@ -57,6 +57,8 @@ def read_container(path: Path, kind: str) -> tuple[dict[str, Any], dict[str, np.
     """Read a ``kind`` file; malformed, truncated or foreign files are an :class:`InputError`."""
     path = Path(path)
     src = str(path)
+    if not path.is_file():
+        raise InputError("no such file", source=src)
     try:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
@@ -82,7 +84,8 @@ def read_container(path: Path, kind: str) -> tuple[dict[str, Any], dict[str, np.
     if meta.get("format") != kind:
         raise InputError(f"expected a {kind!r} file, found format {meta.get('format')!r}", source=src)
     if meta.get("version") != VERSION:
-        raise InputError(f"unsupported {kind} version {meta.get('version')!r} (this mapopt reads {VERSION})", source=src)
+        found = meta.get("version")
+        raise InputError(f"unsupported {kind} version {found!r} (this mapopt reads {VERSION})", source=src)
     return meta, arrays
 
 
@@ -101,6 +104,28 @@ def need(arrays: dict[str, np.ndarray], name: str, src: str) -> np.ndarray:
     if name not in arrays:
         raise InputError(f"missing array {name!r}", source=src)
     return arrays[name]
+
+
+def need_ints(arrays: dict[str, np.ndarray], name: str, src: str) -> np.ndarray:
+    """The array ``name`` as int64, or an :class:`InputError` if it is missing or not integral."""
+    arr = need(arrays, name, src)
+    if arr.ndim != 1:
+        raise InputError(f"array {name!r} must be one-dimensional", source=src)
+    if arr.size == 0 or np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool:
+        return arr.astype(np.int64)
+    if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+        return arr.astype(np.int64)
+    raise InputError(f"array {name!r} must hold integers", source=src)
+
+
+def need_floats(arrays: dict[str, np.ndarray], name: str, src: str) -> np.ndarray:
+    """The array ``name`` as float64, or an :class:`InputError` if it is missing or not numeric."""
+    arr = need(arrays, name, src)
+    if arr.ndim != 1:
+        raise InputError(f"array {name!r} must be one-dimensional", source=src)
+    if arr.size and not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise InputError(f"array {name!r} must hold numbers", source=src)
+    return arr.astype(np.float64)
 
 
 def need_meta(meta: dict[str, Any], name: str, src: str) -> Any:

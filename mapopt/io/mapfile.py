@@ -16,7 +16,7 @@ import numpy as np
 from mapopt.decompose.base import TRAFFIC_MODES, Decomposition
 from mapopt.errors import InputError
 from mapopt.hardware import Hardware
-from mapopt.io.container import need, need_meta, read_container, write_container
+from mapopt.io.container import need_ints, need_meta, read_container, write_container
 from mapopt.io.netfile import network_from_parts, network_parts
 from mapopt.mapping import Mapping
 
@@ -58,15 +58,16 @@ def write_mapping(
     write_container(Path(path), KIND, meta, arrays)
 
 
-def _ints(arrays: dict[str, np.ndarray], name: str, src: str, *, length: int | None = None,
-          low: int | None = None, high: int | None = None) -> np.ndarray:
-    arr = need(arrays, name, src)
-    if arr.ndim != 1:
-        raise InputError(f"array {name!r} must be one-dimensional", source=src)
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not np.issubdtype(arr.dtype, np.floating) or not np.all(arr == np.round(arr)):
-            raise InputError(f"array {name!r} must hold integers", source=src)
-    arr = arr.astype(np.int64)
+def _ints(
+    arrays: dict[str, np.ndarray],
+    name: str,
+    src: str,
+    *,
+    length: int | None = None,
+    low: int | None = None,
+    high: int | None = None,
+) -> np.ndarray:
+    arr = need_ints(arrays, name, src)
     if length is not None and len(arr) != length:
         raise InputError(f"array {name!r} has {len(arr)} entries, expected {length}", source=src)
     if arr.size and low is not None and arr.min() < low:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mapopt.errors import InputError
-from mapopt.io.container import need, need_meta, read_container, write_container
+from mapopt.io.container import need_floats, need_ints, need_meta, read_container, write_container
 from mapopt.network import Network
 
 KIND = "mapopt-network"
@@ -33,28 +33,24 @@ def network_parts(net: Network, prefix: str = "") -> tuple[dict[str, Any], dict[
 def network_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], src: str, prefix: str = "") -> Network:
     """Rebuild (and fully re-validate) a network written by :func:`network_parts`."""
     n = int(need_meta(meta, f"{prefix}neurons", src))
-    got = {k: need(arrays, f"{prefix}{k}", src) for k in ARRAYS}
-    for k in ("is_input", "spikes", "threshold", "leak", "layer"):
-        if len(got[k]) != n:
-            raise InputError(f"array {prefix}{k!r} has {len(got[k])} entries, expected {n} (neurons)", source=src)
-    for k in ("pre", "post", "layer"):
-        arr = got[k]
-        if arr.size and not np.issubdtype(arr.dtype, np.integer):
-            if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
-                raise InputError(f"array {prefix}{k!r} must hold integers", source=src)
+    ints = {k: need_ints(arrays, f"{prefix}{k}", src) for k in ("is_input", "pre", "post", "layer")}
+    floats = {k: need_floats(arrays, f"{prefix}{k}", src) for k in ("weight", "spikes", "threshold", "leak")}
+    for k, arr in {**ints, **floats}.items():
+        if k not in ("pre", "post", "weight") and len(arr) != n:
+            raise InputError(f"array {prefix}{k!r} has {len(arr)} entries, expected {n} (neurons)", source=src)
     try:
         return Network.build(
             name=str(need_meta(meta, f"{prefix}name", src)),
-            is_input=got["is_input"].astype(bool),
-            pre=got["pre"].astype(np.int64),
-            post=got["post"].astype(np.int64),
-            weight=got["weight"].astype(np.float64),
-            spikes=got["spikes"].astype(np.float64),
+            is_input=ints["is_input"].astype(bool),
+            pre=ints["pre"],
+            post=ints["post"],
+            weight=floats["weight"],
+            spikes=floats["spikes"],
             spike_source=str(meta.get(f"{prefix}spike_source", "file")),
             timesteps=int(need_meta(meta, f"{prefix}timesteps", src)),
-            threshold=got["threshold"].astype(np.float64),
-            leak=got["leak"].astype(np.float64),
-            layer=got["layer"].astype(np.int32),
+            threshold=floats["threshold"],
+            leak=floats["leak"],
+            layer=ints["layer"].astype(np.int32),
         )
     except InputError as err:
         raise err.with_source(src) from None

@@ -97,7 +97,7 @@ def write_spinemap(net: Network, conn_path: Path, spike_path: Path | None = None
     if spike_path is not None:
         spike_lines = []
         for v in np.flatnonzero(net.spikes > 0):
-            count = int(round(net.spikes[v]))
+            count = round(float(net.spikes[v]))
             times = np.linspace(0, net.timesteps - 1, num=count).round().astype(int) if count else []
             spike_lines.append(" ".join(map(str, [v, *list(times)])))
         atomic_write(Path(spike_path), lambda f: f.write("\n".join(spike_lines) + "\n"), binary=False)
