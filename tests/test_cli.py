@@ -30,7 +30,7 @@ def test_default_run_compares_strategies(default_run) -> None:
     rows = {r["strategy"].split("@")[0]: r for r in doc["results"]}
     assert len(doc["results"]) == 4
     for row in doc["results"]:
-        assert RUN_KEYS <= set(row), RUN_KEYS - set(row)
+        assert set(row) >= RUN_KEYS, RUN_KEYS - set(row)
         assert row["status"] in ("optimal", "feasible")
     assert rows["chain:2"]["pruned_synapses"] == 0
     assert rows["prune-first"]["pruned_synapses"] > 0 and rows["prune-magnitude"]["pruned_synapses"] > 0
