@@ -31,6 +31,18 @@ TABLE_COLUMNS = [
     "energy_total_j",
     "wall_s",
 ]
+#: Short column headings for terminal tables and Markdown reports.
+HEADINGS = {
+    "lower_bound_crossbars": "LB crossbars",
+    "pruned_synapses": "pruned",
+    "neuron_utilization": "neuron util",
+    "synapse_utilization": "synapse util",
+    "intertile_spikes": "intertile",
+    "hop_spikes": "hop spikes",
+    "energy_wasted_j": "wasted J",
+    "energy_total_j": "total J",
+    "wall_s": "wall s",
+}
 #: Above this many synapses in N', mapping files are written as compressed .npz.
 NPZ_ABOVE = 200_000
 
@@ -58,7 +70,7 @@ def fmt(value: Any) -> str:
 
 
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(HEADINGS.get(c, c) for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(fmt(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from mapopt.hardware import Hardware, customise, load_preset
 from mapopt.network import Network
 from mapopt.registry import resolve_net
-from mapopt.report import fmt
+from mapopt.report import HEADINGS, fmt
 
 #: Progress and tables go to stderr, so ``--json`` output on stdout stays clean.
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
@@ -90,7 +90,8 @@ def table(title: str, columns: list[str], rows: list[dict[str, Any]]) -> Table:
     """A rich table with one row per record and the given columns."""
     t = Table(title=title, show_lines=False)
     for c in columns:
-        t.add_column(c, justify="left" if c in ("strategy", "solver", "status", "name") else "right")
+        left = c in ("strategy", "solver", "status", "name", "field", "metric", "description")
+        t.add_column(HEADINGS.get(c, c), justify="left" if left else "right", no_wrap=c == "strategy")
     for r in rows:
         t.add_row(*(fmt(r.get(c)) for c in columns))
     return t
