@@ -12,7 +12,7 @@ tree, prune, ...) only decides *which unit takes which input* and *which unit fe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -235,3 +235,17 @@ def upper_traffic(prime: Network, level: np.ndarray) -> np.ndarray:
 def unit_slots(units_per_neuron: np.ndarray) -> np.ndarray:
     """Start slot of each neuron's units in the global slot numbering used by :func:`assemble`."""
     return np.concatenate(([0], np.cumsum(units_per_neuron)))[:-1]
+
+
+def with_unit_spikes(
+    dec: Decomposition, spikes: np.ndarray, *, traffic: str, source: str, timesteps: int | None = None
+) -> Decomposition:
+    """A copy of ``dec`` whose N' spike counts (inputs, roots and non-root units) are ``spikes``.
+
+    ``traffic`` names how the non-root counts were obtained (one of :data:`TRAFFIC_MODES`);
+    :func:`mapopt.simulate.with_simulated_traffic` uses this for ``simulated`` traffic.
+    """
+    if traffic not in TRAFFIC_MODES:
+        raise ValueError(f"traffic must be one of {TRAFFIC_MODES}, got {traffic!r}")
+    prime = dec.network.with_spikes(spikes, source, timesteps=timesteps)
+    return replace(dec, network=prime, traffic=traffic)
