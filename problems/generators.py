@@ -2,7 +2,7 @@
 
 ``mlp:784-100-10`` is a fully connected multilayer perceptron (layer sizes separated by
 ``-``; the first layer is the inputs), with Gaussian weights scaled by 2/sqrt(fan-in)
-and spike counts from the IF rate model of :mod:`problems.rates`.
+and spike counts simulated on a rate-coded scikit-learn digits image (:mod:`problems.spikes`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,15 @@ import numpy as np
 from mapopt.errors import InputError
 from mapopt.network import DEFAULT_TIMESTEPS, Network
 from mapopt.registry import Generator, register_generator
-from problems.rates import if_rate_counts
+from problems.spikes import with_image_spikes
 
 
-def mlp(sizes: list[int], *, seed: int = 0, timesteps: int = DEFAULT_TIMESTEPS, input_rate: float = 0.2) -> Network:
-    """A fully connected feed-forward net with ``sizes[0]`` inputs."""
+def mlp(sizes: list[int], *, seed: int = 0, timesteps: int = DEFAULT_TIMESTEPS, spikes: str = "simulated") -> Network:
+    """A fully connected feed-forward net with ``sizes[0]`` inputs, driven by a digit image.
+
+    A square input layer (784 = 28 x 28) sees the image resized to that square; any other
+    input layer sees the image's 64 pixels, row by row, stretched to its length.
+    """
     if len(sizes) < 2 or any(s < 1 for s in sizes):
         raise InputError(f"mlp needs at least two positive layer sizes, got {sizes}")
     rng = np.random.default_rng(seed)
@@ -38,8 +42,8 @@ def mlp(sizes: list[int], *, seed: int = 0, timesteps: int = DEFAULT_TIMESTEPS, 
         timesteps=timesteps,
         layer=np.repeat(np.arange(len(sizes)), sizes),
     )
-    spikes, source = if_rate_counts(net, input_rate=input_rate, seed=seed)
-    return net.with_spikes(spikes, source)
+    side = round(float(np.sqrt(sizes[0])))
+    return with_image_spikes(net, (1, side, side) if side * side == sizes[0] else (sizes[0],), seed=seed, model=spikes)
 
 
 def _parse_sizes(args: str) -> list[int]:
@@ -53,7 +57,7 @@ register_generator(
     Generator(
         prefix="mlp",
         syntax="mlp:N0-N1-...-Nk",
-        description="fully connected MLP, N0 inputs; IF rate-model spike counts",
+        description="fully connected MLP, N0 inputs; spikes simulated on a digits image",
         build=lambda args, seed: mlp(_parse_sizes(args), seed=seed),
     )
 )

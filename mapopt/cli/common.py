@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mapopt.hardware import Hardware, customise, load_preset
@@ -93,5 +94,5 @@ def table(title: str, columns: list[str], rows: list[dict[str, Any]]) -> Table:
         left = c in ("strategy", "solver", "status", "name", "field", "metric", "description")
         t.add_column(HEADINGS.get(c, c), justify="left" if left else "right", no_wrap=c == "strategy")
     for r in rows:
-        t.add_row(*(fmt(r.get(c)) for c in columns))
+        t.add_row(*(escape(fmt(r.get(c))) for c in columns))  # cells are literal text, not rich markup
     return t

@@ -1,0 +1,539 @@
+"""NIR import and export: a Neuromorphic Intermediate Representation graph at neuron level.
+
+NIR (Pedersen et al., "Neuromorphic intermediate representation", Nature Communications
+2024; the ``nir`` package) is the exchange format snnTorch, Norse, Sinabs, Rockpool and
+Lava export. A NIR graph is a dataflow of nodes joined by identity edges. mapopt's model
+(docs/model.md) has neurons and synapses only, so the expansion is:
+
+- top-level ``Input`` nodes become input neurons (one per tensor element);
+- neuron nodes (``LIF``, ``IF``, ``CubaLIF``, ``LI``, ``CubaLI``, ``I``) become compute
+  neurons, one per element, with the node's threshold and leak (see :func:`neuron_params`);
+- the linear nodes between them (``Affine``, ``Linear``, ``Conv1d``, ``Conv2d``,
+  ``SumPool2d``, ``AvgPool2d``, ``Flatten``, ``Scale``, and the ``Input``/``Output`` ports of
+  nested subgraphs) are composed, as sparse matrices, into the synapses from every source
+  neuron to every neuron node they feed. A pooling node between a neuron node and a
+  convolution is therefore folded into the convolution's synapses (fan-in grows), exactly
+  as the graph computes. Several edges into one node add up (NIR semantics).
+
+Recurrent edges are legal as long as every cycle passes through a neuron node; nested
+``NIRGraph`` nodes are flattened, their nodes named ``outer.inner``. An edge may name a
+subgraph (meaning its single ``Input`` / ``Output`` node) or a node inside it. Affine
+biases are constant currents with no crossbar cost and are not represented; synapses of
+weight exactly 0 need no crosspoint and are dropped. Unsupported nodes (``Delay``,
+``Threshold``, unknown types) raise an :class:`InputError` naming the node and its type.
+
+Export (:func:`to_nir`, :func:`write_nir`) writes N, or a decomposition N' in exact mode,
+as grouped dense blocks that this reader turns back into the same synapses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import nir
+import numpy as np
+import scipy.sparse as sp
+from nir.serialization import hdf2dict
+
+from mapopt import layers
+from mapopt.decompose.base import Decomposition
+from mapopt.errors import InputError
+from mapopt.io import register_reader
+from mapopt.network import DEFAULT_TIMESTEPS, Network
+from mapopt.simulate import with_simulated_spikes
+
+#: Time step (s) used to turn NIR's continuous time constants into per-step leaks and
+#: gains. snnTorch exports with dt = 1e-4 s and r = tau / dt, so with this dt its
+#: thresholds and leaks (1 - beta) come back unchanged.
+DEFAULT_DT = 1e-4
+
+NEURON_TYPES: tuple[type, ...] = (nir.LIF, nir.IF, nir.CubaLIF, nir.LI, nir.CubaLI, nir.I)
+LINEAR_TYPES: tuple[type, ...] = (
+    nir.Affine,
+    nir.Linear,
+    nir.Conv1d,
+    nir.Conv2d,
+    nir.SumPool2d,
+    nir.AvgPool2d,
+    nir.Flatten,
+    nir.Scale,
+)
+#: Largest number of dense weight entries :func:`to_nir` writes (NIR stores dense matrices).
+MAX_DENSE_WEIGHTS = 50_000_000
+#: Firing probability per step of the inputs of an imported net, for its simulated spike counts.
+DEFAULT_INPUT_RATE = 0.2
+
+SUPPORTED = tuple(sorted(t.__name__ for t in (*NEURON_TYPES, *LINEAR_TYPES, nir.Input, nir.Output, nir.NIRGraph)))
+
+
+@dataclass
+class _Flat:
+    """A NIR graph with its subgraphs flattened: leaf nodes by dotted path and their kinds."""
+
+    nodes: dict[str, Any] = field(default_factory=dict)
+    kind: dict[str, str] = field(default_factory=dict)  # input | output | identity | neuron | linear
+    preds: dict[str, list[str]] = field(default_factory=dict)
+
+
+def read_nir(path: Path, *, dt: float = DEFAULT_DT, input_rate: float = DEFAULT_INPUT_RATE, seed: int = 0) -> Network:
+    """Read a NIR file (HDF5, as written by ``nir.write``) and expand it to neuron level.
+
+    The file is checked for unsupported node types before ``nir`` builds it, so that an
+    unknown node is reported by name and type rather than as a bare assertion. NIR holds
+    no activity, so the spike counts are simulated (:mod:`mapopt.simulate`) over the
+    default window with inputs firing with probability ``input_rate`` per step, seeded.
+    """
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            if "node" not in f:
+                raise InputError("not a NIR file: it has no 'node' group")
+            _check_types(f["node"], "")
+            data = hdf2dict(f["node"])
+    except OSError as err:
+        raise InputError(f"not a readable NIR (HDF5) file: {err}") from None
+    _no_type_check(data)  # mapopt infers and checks the shapes itself (see _infer)
+    try:
+        graph = nir.dict2NIRNode(data)
+    except (AssertionError, KeyError, TypeError, ValueError) as err:
+        raise InputError(f"malformed NIR graph: {err or type(err).__name__}") from None
+    net = from_nir(graph, name=path.stem, dt=dt, source=f"file: {path.name}")
+    return with_simulated_spikes(net, input_rate=input_rate, seed=seed)
+
+
+def _check_types(group: h5py.Group, prefix: str) -> None:
+    if "type" not in group:
+        raise InputError(f"NIR node {prefix.rstrip('.') or '(top level)'!r} has no type")
+    kind = group["type"][()]
+    kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+    if kind not in SUPPORTED:
+        raise _unsupported(prefix.rstrip(".") or "(top level)", kind)
+    if kind == "NIRGraph":
+        if "nodes" not in group or "edges" not in group:
+            raise InputError(f"NIR graph {prefix.rstrip('.') or '(top level)'!r} lacks nodes or edges")
+        for name, child in group["nodes"].items():
+            _check_types(child, f"{prefix}{name}.")
+
+
+def _no_type_check(data: dict[str, Any]) -> None:
+    if data.get("type") == "NIRGraph":
+        data["type_check"] = False
+        for child in data.get("nodes", {}).values():
+            _no_type_check(child)
+
+
+def _unsupported(name: str, kind: str) -> InputError:
+    return InputError(
+        f"NIR node {name!r} has type {kind}, which mapopt cannot expand to neurons (supported: {', '.join(SUPPORTED)})"
+    )
+
+
+# ---------------------------------------------------------------------- flattening
+def _flatten(graph: nir.NIRGraph) -> _Flat:
+    flat = _Flat()
+
+    def walk(g: nir.NIRGraph, prefix: str) -> None:
+        for name, node in g.nodes.items():
+            path = prefix + name
+            if isinstance(node, nir.NIRGraph):
+                walk(node, path + ".")
+                continue
+            flat.nodes[path] = node
+            flat.preds.setdefault(path, [])
+            if isinstance(node, nir.Input):
+                flat.kind[path] = "input" if not prefix else "identity"
+            elif isinstance(node, nir.Output):
+                flat.kind[path] = "output" if not prefix else "identity"
+            elif isinstance(node, NEURON_TYPES):
+                flat.kind[path] = "neuron"
+            elif isinstance(node, LINEAR_TYPES):
+                flat.kind[path] = "linear"
+            else:
+                raise _unsupported(path, type(node).__name__)
+        for a, b in g.edges:
+            src, dst = _endpoint(g, prefix, str(a), nir.Output), _endpoint(g, prefix, str(b), nir.Input)
+            flat.preds.setdefault(dst, []).append(src)
+
+    if not isinstance(graph, nir.NIRGraph):
+        raise InputError(f"the top-level NIR node is a {type(graph).__name__}, not a NIRGraph")
+    walk(graph, "")
+    return flat
+
+
+def _endpoint(g: nir.NIRGraph, prefix: str, name: str, port: type) -> str:
+    """The leaf node an edge end ``name`` means: a node, a subgraph's port, or ``sub.node``."""
+    node = g.nodes.get(name)
+    if node is None:
+        head, dot, rest = name.partition(".")
+        if dot and isinstance(g.nodes.get(head), nir.NIRGraph):
+            return _endpoint(g.nodes[head], f"{prefix}{head}.", rest, port)
+        raise InputError(f"NIR edge names {prefix + name!r}, which is not a node of the graph")
+    if not isinstance(node, nir.NIRGraph):
+        return prefix + name
+    ports = [k for k, v in node.nodes.items() if isinstance(v, port)]
+    if len(ports) != 1:
+        raise InputError(
+            f"NIR edge to subgraph {prefix + name!r} is ambiguous: it has {len(ports)} {port.__name__} nodes; "
+            f"name one as {prefix + name}.NODE"
+        )
+    return _endpoint(node, f"{prefix}{name}.", ports[0], port)
+
+
+# ---------------------------------------------------------------------- shapes and layer matrices
+def _shape(x: Any) -> tuple[int, ...]:
+    return tuple(int(v) for v in np.atleast_1d(np.asarray(x)).ravel())
+
+
+def _own_shape(node: Any) -> tuple[int, ...] | None:
+    """Output shape of a node that defines it by its parameters (None: it follows its input)."""
+    if isinstance(node, nir.Input):
+        return _shape(node.input_type["input"])
+    if isinstance(node, (nir.IF, nir.LIF, nir.CubaLIF)):
+        return np.shape(node.v_threshold) or (1,)
+    if isinstance(node, (nir.LI, nir.CubaLI, nir.I)):
+        return np.shape(node.r) or (1,)
+    if isinstance(node, (nir.Affine, nir.Linear)):
+        return (int(np.shape(node.weight)[0]),)
+    if isinstance(node, nir.Scale):
+        return np.shape(node.scale) or (1,)
+    return None
+
+
+def _layer(name: str, node: Any, in_shape: tuple[int, ...]) -> tuple[sp.csr_matrix | None, tuple[int, ...]]:
+    """The sparse matrix (None for identity) and output shape of a linear node on ``in_shape``."""
+    size = int(np.prod(in_shape))
+    try:
+        if isinstance(node, (nir.Affine, nir.Linear)):
+            weight = np.asarray(node.weight, dtype=np.float64)
+            if weight.ndim != 2 or weight.shape[1] != size:
+                raise InputError(f"weight of shape {weight.shape} does not take its {size} inputs")
+            syn = layers.dense(weight, drop_zeros=True)
+            return syn.matrix(), syn.out_shape
+        if isinstance(node, nir.Scale):
+            scale = np.asarray(node.scale, dtype=np.float64).ravel()
+            if scale.size != size:
+                raise InputError(f"scale has {scale.size} entries for {size} inputs")
+            return sp.diags_array(scale, format="csr"), in_shape
+        if isinstance(node, (nir.Conv1d, nir.Conv2d)):
+            weight = np.asarray(node.weight, dtype=np.float64)
+            nd = weight.ndim - 2
+            cin = weight.shape[1] * int(node.groups)
+            if node.input_shape is not None:
+                want = (cin, *_shape(node.input_shape))
+            elif len(in_shape) == nd + 1:
+                want = in_shape
+            else:
+                raise InputError(f"input of shape {in_shape} is not (C, {'L' if nd == 1 else 'H, W'})")
+            if int(np.prod(want)) != size:
+                raise InputError(f"expects input {want} but receives {size} values")
+            padding = node.padding
+            if isinstance(padding, bytes | np.bytes_):
+                padding = padding.decode()
+            syn = layers.conv(
+                want, weight, stride=node.stride, padding=padding, dilation=node.dilation, groups=int(node.groups)
+            )
+            return syn.matrix(), syn.out_shape
+        if isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+            if len(in_shape) != 3:
+                raise InputError(f"input of shape {in_shape} is not (C, H, W)")
+            syn = layers.pool(
+                in_shape,
+                _shape(node.kernel_size),
+                stride=_shape(node.stride),
+                padding=_shape(node.padding),
+                average=isinstance(node, nir.AvgPool2d),
+            )
+            return syn.matrix(), syn.out_shape
+        if isinstance(node, nir.Flatten):
+            return None, (size,)
+    except InputError as err:
+        raise InputError(f"NIR node {name!r} ({type(node).__name__}): {err.message}") from None
+    return None, in_shape  # Input/Output ports of subgraphs: identity
+
+
+def _infer(flat: _Flat) -> tuple[dict[str, tuple[int, ...]], dict[str, sp.csr_matrix | None]]:
+    """Output shape of every node and the matrix of every linear node, propagated from the inputs."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    mats: dict[str, sp.csr_matrix | None] = {}
+    for name, node in flat.nodes.items():
+        own = _own_shape(node)
+        if own is not None and flat.kind[name] != "linear":
+            shapes[name] = own
+    pending = [n for n in flat.nodes if n not in shapes or flat.kind[n] == "linear"]
+    while pending:
+        ready = [n for n in pending if all(p in shapes for p in flat.preds[n])]
+        if not ready:
+            raise InputError(
+                f"cannot infer the input shape of NIR node(s) {', '.join(sorted(pending))}: "
+                "no path from an Input, or a cycle without a neuron node"
+            )
+        for name in ready:
+            preds = flat.preds[name]
+            if not preds:
+                raise InputError(f"NIR node {name!r} ({type(flat.nodes[name]).__name__}) has no input")
+            sizes = {int(np.prod(shapes[p])) for p in preds}
+            if len(sizes) > 1:
+                raise InputError(f"NIR node {name!r} sums inputs of different sizes {sorted(sizes)}")
+            mats[name], shapes[name] = _layer(name, flat.nodes[name], shapes[preds[0]])
+        pending = [n for n in pending if n not in ready]
+    return shapes, mats
+
+
+# ---------------------------------------------------------------------- neuron parameters
+def _param(node: Any, attr: str, size: int) -> np.ndarray:
+    value = np.asarray(getattr(node, attr), dtype=np.float64).ravel()
+    return np.broadcast_to(value, (size,)) if value.size in (1, size) else value
+
+
+def neuron_params(name: str, node: Any, size: int, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-neuron threshold (in units of synaptic weight) and leak (fraction lost per step).
+
+    Forward-Euler discretisation with step ``dt``: an LIF gains ``dt r / tau`` per unit of
+    input, so its threshold in weight units is ``v_threshold tau / (dt r)`` and its leak
+    ``dt / tau``; an IF integrates ``r`` per unit (threshold ``v_threshold / r``, no leak);
+    a CubaLIF's synaptic current delivers ``w_in`` per unit of input in total, so its gain
+    is ``dt r w_in / tau_mem``. Resting and reset potentials are not modelled (mapopt's
+    neuron resets to 0 and leaks towards 0). LI, CubaLI and I nodes never spike: their
+    threshold is ``inf`` here, and :func:`from_nir` replaces it by an unreachable finite one.
+    """
+    ones = np.ones(size)
+    if isinstance(node, nir.IF):
+        gain, vth, tau = _param(node, "r", size), _param(node, "v_threshold", size), None
+    elif isinstance(node, nir.LIF):
+        tau = _param(node, "tau", size)
+        gain, vth = dt * _param(node, "r", size) / np.where(tau > 0, tau, 1.0), _param(node, "v_threshold", size)
+    elif isinstance(node, nir.CubaLIF):
+        tau = _param(node, "tau_mem", size)
+        gain = dt * _param(node, "r", size) * _param(node, "w_in", size) / np.where(tau > 0, tau, 1.0)
+        vth = _param(node, "v_threshold", size)
+    else:
+        tau = _param(node, "tau", size) if isinstance(node, nir.LI) else None
+        tau = _param(node, "tau_mem", size) if isinstance(node, nir.CubaLI) else tau
+        gain, vth = np.zeros(size), ones
+    if tau is not None and (tau.size != size or np.any(~(tau > 0))):
+        raise InputError(f"NIR node {name!r} ({type(node).__name__}): time constants must be > 0, one per neuron")
+    if gain.size != size or vth.size != size:
+        raise InputError(f"NIR node {name!r} ({type(node).__name__}): parameters do not match its {size} neurons")
+    ok = (gain > 0) & np.isfinite(gain) & np.isfinite(vth)
+    threshold = np.full(size, np.inf)  # inf: never spikes; made finite by _unreachable
+    np.divide(vth, gain, out=threshold, where=ok)
+    leak = np.zeros(size) if tau is None else np.clip(dt / tau, 0.0, 1.0)
+    return threshold, leak
+
+
+# ---------------------------------------------------------------------- expansion
+def from_nir(
+    graph: nir.NIRGraph,
+    *,
+    name: str = "nir",
+    dt: float = DEFAULT_DT,
+    source: str = "NIR graph",
+    timesteps: int = DEFAULT_TIMESTEPS,
+) -> Network:
+    """Expand an in-memory NIR graph to a neuron-level :class:`Network` (no spike counts yet).
+
+    Neuron ids: the elements of the top-level Input nodes first, then those of each neuron
+    node in order of its distance (in edges) from the inputs, C-order within a node.
+    ``Network.layer`` numbers these distances 0, 1, 2, ... (inputs 0); recurrent edges do
+    not shorten or lengthen them (a breadth-first search from the inputs).
+    """
+    if not dt > 0:
+        raise InputError(f"dt must be > 0, got {dt}")
+    flat = _flatten(graph)
+    shapes, mats = _infer(flat)
+    depth = _depth(flat)
+    pops = [n for n, k in flat.kind.items() if k == "input"]
+    pops += sorted((n for n, k in flat.kind.items() if k == "neuron"), key=lambda n: depth[n])
+    if not any(flat.kind[p] == "neuron" for p in pops):
+        raise InputError("the NIR graph has no neuron node (LIF, IF, CubaLIF, LI, CubaLI, I): nothing to map")
+    sizes = [int(np.prod(shapes[p])) for p in pops]
+    offsets = dict(zip(pops, np.concatenate(([0], np.cumsum(sizes)))[:-1].tolist(), strict=True))
+    n = int(sum(sizes))
+
+    def selection(p: str) -> sp.csr_matrix:
+        size = int(np.prod(shapes[p]))
+        return sp.csr_matrix((np.ones(size), (np.arange(size), offsets[p] + np.arange(size))), shape=(size, n))
+
+    memo: dict[str, sp.csr_matrix] = {}
+
+    def drive(p: str) -> sp.csr_matrix:
+        """Sum of what the predecessors of ``p`` send it, as a matrix over source neurons."""
+        total = sp.csr_matrix((int(np.prod(shapes[flat.preds[p][0]])) if flat.preds[p] else 0, n))
+        for q in flat.preds[p]:
+            total = total + (selection(q) if flat.kind[q] in ("input", "neuron") else signal(q))
+        return total
+
+    def signal(p: str) -> sp.csr_matrix:
+        if p not in memo:
+            m = drive(p)
+            memo[p] = m if mats.get(p) is None else mats[p] @ m
+        return memo[p]
+
+    pre_parts, post_parts, w_parts = [], [], []
+    threshold, leak = np.ones(n), np.zeros(n)
+    for p, size in zip(pops, sizes, strict=True):
+        if flat.kind[p] != "neuron":
+            continue
+        lo = offsets[p]
+        threshold[lo : lo + size], leak[lo : lo + size] = neuron_params(p, flat.nodes[p], size, dt)
+        if not flat.preds[p]:
+            continue
+        d = drive(p).tocoo()
+        keep = d.data != 0
+        pre_parts.append(d.col[keep])
+        post_parts.append(lo + d.row[keep])
+        w_parts.append(d.data[keep])
+    levels = sorted({depth[p] for p in pops})
+    pre = np.concatenate(pre_parts) if pre_parts else np.zeros(0, np.int64)
+    post = np.concatenate(post_parts) if post_parts else np.zeros(0, np.int64)
+    weight = np.concatenate(w_parts) if w_parts else np.zeros(0)
+    threshold = _unreachable(threshold, leak, post, weight, timesteps)
+    is_input = np.repeat([flat.kind[p] == "input" for p in pops], sizes)
+    layer = np.repeat([levels.index(depth[p]) for p in pops], sizes)
+    ids = _saved_ids([flat.nodes[p] for p in pops], n)
+    per_neuron = [is_input, threshold, leak, layer]
+    if ids is not None:  # a file written by to_nir: restore mapopt's numbering
+        pre, post = ids[pre], ids[post]
+        for arr in per_neuron:
+            arr[ids] = arr.copy()
+    return Network.build(
+        name=name,
+        is_input=is_input,
+        pre=pre,
+        post=post,
+        weight=weight,
+        spike_source=f"none: {source} holds no spike counts",
+        timesteps=timesteps,
+        threshold=threshold,
+        leak=leak,
+        layer=layer,
+    )
+
+
+def _saved_ids(populations: list[Any], n: int) -> np.ndarray | None:
+    """The neuron ids :func:`to_nir` stored, when every population has them and they number 0..n-1."""
+    saved = [np.asarray(node.metadata.get("mapopt_ids", [])).ravel() for node in populations]
+    sizes = [int(np.prod(_own_shape(node) or (0,))) for node in populations]
+    if any(len(ids) != size for ids, size in zip(saved, sizes, strict=True)) or not saved:
+        return None
+    ids = np.concatenate(saved).astype(np.int64)
+    return ids if np.array_equal(np.sort(ids), np.arange(n)) else None
+
+
+def _unreachable(
+    threshold: np.ndarray, leak: np.ndarray, post: np.ndarray, weight: np.ndarray, timesteps: int
+) -> np.ndarray:
+    """Replace infinite thresholds (non-spiking neurons) by finite ones no potential reaches.
+
+    A potential gains at most sum |w| per step, so it stays below (T + 1) sum |w| in the
+    window, and below sum |w| / l at any time with leak l > 0. Twice the smaller bound,
+    plus 1, is out of reach and small enough for the simulator's fixed-point scale.
+    """
+    silent = ~np.isfinite(threshold)
+    if not silent.any():
+        return threshold
+    drive = np.bincount(post, weights=np.abs(weight), minlength=len(threshold))
+    horizon = np.where(leak > 0, 1.0 / np.where(leak > 0, leak, 1.0), timesteps + 1.0)
+    return np.where(silent, 2.0 * drive * np.minimum(horizon, timesteps + 1.0) + 1.0, threshold)
+
+
+def _depth(flat: _Flat) -> dict[str, int]:
+    """Edges from the nearest top-level Input to each node (unreached nodes: one past the deepest)."""
+    succs: dict[str, list[str]] = {n: [] for n in flat.nodes}
+    for dst, preds in flat.preds.items():
+        for src in preds:
+            succs[src].append(dst)
+    depth = {n: 0 for n, k in flat.kind.items() if k == "input"}
+    frontier, level = list(depth), 0
+    while frontier:
+        level += 1
+        frontier = list(dict.fromkeys(m for n in frontier for m in succs[n] if m not in depth))
+        depth.update(dict.fromkeys(frontier, level))
+    last = max(depth.values(), default=0) + 1
+    return {n: depth.get(n, last) for n in flat.nodes}
+
+
+# ---------------------------------------------------------------------- export
+def to_nir(
+    model: Network | Decomposition, *, dt: float = DEFAULT_DT, max_weights: int = MAX_DENSE_WEIGHTS
+) -> nir.NIRGraph:
+    """A network N, or a decomposition N', as a NIR graph that :func:`from_nir` reads back.
+
+    NIR has no sparse weight type, so neurons are grouped and every pair of groups joined
+    by synapses becomes one dense ``Linear`` node: the inputs form one ``Input``; compute
+    neurons are grouped by layer (and by leaky or not) into ``IF`` / ``LIF`` nodes. In N',
+    the non-root units of each (layer, level) form a ``Scale`` node of ones, a pure sum:
+    exactly the *exact* mode of docs/model.md, section 3 (partial sums move within the
+    step), so reading the file back composes the units away and returns N (minus any
+    pruned synapses). Each population node keeps its neurons' ids in its metadata
+    (``mapopt_ids``), so the reader restores mapopt's numbering. Raises an
+    :class:`InputError` when the dense blocks would hold more than ``max_weights`` entries.
+    """
+    dec = model if isinstance(model, Decomposition) else None
+    net = model.network if dec is not None else model
+    is_unit = np.zeros(net.n_neurons, bool) if dec is None else dec.compute & (dec.level > 0)
+    layer = net.layer if dec is None else dec.original.layer[dec.origin]
+    kind = np.where(net.is_input, 0, np.where(is_unit, 2, 1))
+    sub = np.where(is_unit, 0 if dec is None else dec.level, net.leak > 0)
+    keys, group = np.unique(
+        np.stack([kind, np.where(net.is_input, 0, layer), sub], axis=1), axis=0, return_inverse=True
+    )
+    group = group.ravel()
+    sizes = np.bincount(group, minlength=len(keys))
+    starts = np.cumsum(sizes) - sizes
+    order = np.argsort(group, kind="stable")
+    pos = np.empty(net.n_neurons, dtype=np.int64)
+    pos[order] = np.arange(net.n_neurons) - np.repeat(starts, sizes)
+    pair = group[net.pre] * len(keys) + group[net.post]
+    blocks, block_of = np.unique(pair, return_inverse=True)
+    by_block = np.argsort(block_of.ravel(), kind="stable")
+    block_start = np.searchsorted(block_of.ravel()[by_block], np.arange(len(blocks) + 1))
+    dense = int((sizes[blocks // len(keys)] * sizes[blocks % len(keys)]).sum())
+    if dense > max_weights:
+        raise InputError(
+            f"NIR has no sparse weights: this net needs {dense:,} dense weight entries (limit {max_weights:,})"
+        )
+    names = [
+        "input" if k == 0 else f"neurons_L{a}" + ("_leaky" if b else "") if k == 1 else f"units_L{a}_level{b}"
+        for k, a, b in keys.tolist()
+    ]
+    nodes: dict[str, nir.NIRNode] = {}
+    for g, (k, _, leaky) in enumerate(keys.tolist()):
+        ids = order[starts[g] : starts[g] + sizes[g]]
+        meta = {"mapopt_ids": ids}
+        if k == 0:
+            nodes[names[g]] = nir.Input(input_type=np.array([len(ids)]), metadata=meta)
+        elif k == 2:
+            nodes[names[g]] = nir.Scale(scale=np.ones(len(ids)))
+        elif leaky:
+            tau = dt / net.leak[ids]
+            nodes[names[g]] = nir.LIF(
+                tau=tau, r=tau / dt, v_leak=np.zeros(len(ids)), v_threshold=net.threshold[ids], metadata=meta
+            )
+        else:
+            nodes[names[g]] = nir.IF(r=np.ones(len(ids)), v_threshold=net.threshold[ids], metadata=meta)
+    edges: list[tuple[str, str]] = []
+    for b, code in enumerate(blocks.tolist()):
+        src, dst = divmod(code, len(keys))
+        weight = np.zeros((sizes[dst], sizes[src]))
+        members = by_block[block_start[b] : block_start[b + 1]]
+        weight[pos[net.post[members]], pos[net.pre[members]]] = net.weight[members]
+        link = f"w_{names[src]}_to_{names[dst]}"
+        nodes[link] = nir.Linear(weight=weight)
+        edges += [(names[src], link), (link, names[dst])]
+    sinks = sorted(set(names[g] for g in range(len(keys)) if keys[g, 0] == 1) - {a for a, _ in edges})
+    for name in sinks:
+        nodes[f"output_{name}"] = nir.Output(output_type=np.array([len(nodes[name].v_threshold)]))
+        edges.append((name, f"output_{name}"))
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def write_nir(path: Path, model: Network | Decomposition, *, dt: float = DEFAULT_DT) -> None:
+    """Write N or N' as a NIR file (see :func:`to_nir`); spike counts are not part of NIR."""
+    nir.write(Path(path), to_nir(model, dt=dt))
+
+
+register_reader((".nir", ".h5", ".hdf5"), read_nir)
