@@ -1,0 +1,96 @@
+"""``auto``: picks assignment and placement methods by instance size and time budget.
+
+This is the solver of ``mapopt run``'s ``best`` strategy (see :func:`mapopt.pipeline.best_strategy`);
+the decomposition is chosen there (the ``auto`` strategy when registered). The rules,
+measured in docs/benchmarks.md:
+
+- every instance: the layer-aware fast path ``layered`` (one numpy pass per crossbar);
+- up to ``greedy_synapses`` synapses in N': also ``greedy`` (affinity packing with a
+  lookahead pool), and up to ``partition_synapses`` also ``partition`` (METIS); the best
+  by the validator's objective is kept; up to ``paper_units`` units the paper's windowed
+  first-fit packer (``paper``) is a candidate too;
+- up to ``anneal_units`` units (and ``greedy_synapses`` synapses) and with time left:
+  ``anneal`` refines the best, with ``anneal_moves`` moves at most (deterministic),
+  stopping at the time limit or after ``anneal_seconds`` of annealing, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mapopt.evaluation import assess
+from mapopt.mapping import Mapping
+from mapopt.problem import MappingProblem
+from mapopt.registry import register_solver
+from mapopt.solver import Outcome, SolveContext, Solver
+from solvers.anneal import Anneal
+from solvers.greedy import Greedy
+from solvers.layered import Layered
+from solvers.paper import PaperGreedy
+from solvers.partition import Partition
+
+#: Below this remaining time (s) no refinement is started.
+MIN_REFINE_SECONDS = 0.5
+
+
+@register_solver
+class Auto(Solver):
+    """Portfolio by size: layered always, greedy/partition on mid-size nets, anneal on small ones."""
+
+    name = "auto"
+    description = "picks layered / greedy / partition and anneal refinement by instance size and budget"
+
+    def __init__(
+        self,
+        *,
+        greedy_synapses: int = 3_000_000,
+        partition_synapses: int = 1_000_000,
+        anneal_units: int = 50_000,
+        anneal_moves: int = 20_000,
+        anneal_seconds: float = 2.0,
+        paper_units: int = 100_000,
+    ):
+        self.greedy_synapses = greedy_synapses
+        self.partition_synapses = partition_synapses
+        self.anneal_units = anneal_units
+        self.anneal_moves = anneal_moves
+        self.anneal_seconds = anneal_seconds
+        self.paper_units = paper_units
+
+    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+        dec = problem.decomposition
+        synapses = dec.network.n_synapses
+        methods: list[Solver] = [Layered()]
+        if synapses <= self.greedy_synapses:
+            methods.append(Greedy())
+        if synapses <= self.partition_synapses:
+            methods.append(Partition())
+        if dec.n_units <= self.paper_units:
+            methods.append(PaperGreedy())
+        best: Mapping | None = None
+        best_key: tuple[float, ...] | None = None
+        chosen = ""
+        for method in methods:
+            if best is not None and ctx.expired():
+                break
+            out = method._solve(problem, ctx)
+            if out.mapping is None:
+                continue
+            key = _key(problem, out.mapping) if len(methods) > 1 else (0.0,)
+            if best_key is None or key < best_key:
+                best, best_key, chosen = out.mapping, key, method.name
+        if best is None:
+            return Outcome(None, message="time limit reached before any method finished")
+        remaining = ctx.remaining()
+        small = dec.n_units <= self.anneal_units and synapses <= self.greedy_synapses
+        refine = small and (remaining is None or remaining >= MIN_REFINE_SECONDS)
+        if refine and self.anneal_moves > 0:
+            best = Anneal(moves=self.anneal_moves, max_seconds=self.anneal_seconds).refine(problem, ctx, best)
+            chosen += "+anneal"
+        return Outcome(best, info={"methods": chosen})
+
+
+def _key(problem: MappingProblem, mapping: Mapping) -> tuple[float, ...]:
+    """The validator's objective of a candidate (an invalid one ranks last)."""
+    verdict = assess(problem.decomposition, problem.hardware, mapping)
+    return problem.key(verdict.metrics) if verdict.valid else (np.inf,)
