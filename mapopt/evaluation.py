@@ -232,10 +232,15 @@ def lower_bounds(dec: Decomposition, hw: Hardware) -> dict[str, int]:
     """Cheap lower bounds on the crossbars any mapping of N' needs (docs/model.md, section 5)."""
     by_columns = math.ceil(dec.n_units / hw.columns)
     by_crosspoints = math.ceil(dec.network.n_synapses / (hw.rows * hw.columns))
+    # A source read by r units needs a row in at least ceil(r / C) crossbars (one row serves
+    # at most C columns), and a crossbar has R rows.
+    readers = np.bincount(dec.network.pre, minlength=dec.network.n_neurons)
+    by_rows = math.ceil(int((-(-readers // hw.columns)).sum()) / hw.rows)
     return {
         "lower_bound_crossbars_columns": by_columns,
         "lower_bound_crossbars_crosspoints": by_crosspoints,
-        "lower_bound_crossbars": max(by_columns, by_crosspoints),
+        "lower_bound_crossbars_rows": by_rows,
+        "lower_bound_crossbars": max(by_columns, by_crosspoints, by_rows),
     }
 
 

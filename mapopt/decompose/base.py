@@ -158,7 +158,7 @@ def assemble(
     post = np.concatenate((raw_post, slot_id[partial_dst]))
     weight = np.concatenate((net.weight[kept], np.ones(len(partial_src))))
     edge_origin = np.concatenate((kept, np.full(len(partial_src), -1, dtype=np.int64)))
-    order = np.lexsort((pre, post))
+    order = np.argsort(post * n_prime + pre, kind="stable")  # = lexsort((pre, post)), faster on large nets
 
     origin = np.arange(n_prime, dtype=np.int64)
     origin[slot_id] = slot_owner
