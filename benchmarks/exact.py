@@ -1,0 +1,128 @@
+"""Time to proven optimum of the exact back ends (cpsat, pulp-cbc, pulp-highs) on growing instances.
+
+Usage::
+
+    /tmp/venv/bin/python benchmarks/exact.py --time-limit 60 > docs/exact-results.md
+    /tmp/venv/bin/python benchmarks/exact.py --time-limit 10 --only planted   # a quick look
+
+Each instance is decomposed as ``mapopt solve`` does by default (``none`` when the net fits
+the fan-in limit, else ``chain:F``) and solved by every exact solver with one thread,
+seed 0, the default objective (crossbars, then hop_spikes). One Markdown row per
+(instance, solver): status, seconds to the final answer (the proof when optimal),
+crossbars, hop_spikes, bound and gap on crossbars. The last section checks that every
+back end that proves an optimum proves the same one, and lists, per back end, the largest
+instance (in units) it proved optimal within the limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+
+from mapopt.cli.solve import default_decomposition
+from mapopt.decompose import decompose
+from mapopt.hardware import Hardware, customise, load_preset
+from mapopt.network import Network
+from mapopt.problem import MappingProblem
+from mapopt.registry import catalog, make_solver, resolve_net, solver_class, solver_names
+from mapopt.solver import Budget, Status
+from problems.planted import planted
+
+#: Catalog instances up to this many units (after the default decomposition) are included.
+MAX_CATALOG_UNITS = 200
+
+
+@dataclass
+class Instance:
+    family: str
+    name: str
+    net: Network
+    hw: Hardware
+
+
+def instances(only: str | None) -> list[Instance]:
+    """Planted series (optimum known), generated series, and the catalog's tiny and small nets.
+
+    Catalog nets with more than :data:`MAX_CATALOG_UNITS` units are skipped in :func:`main`.
+    """
+    toy = load_preset("toy")
+    mid = customise(toy, crossbar="16x16", fanin=16, crossbars_per_tile=4, mesh="auto")
+    out = [Instance("planted", f"planted-toy-{b}", planted(b, 4, 4, 3), toy) for b in (2, 3, 6, 8)]
+    out += [Instance("planted", f"planted-16x16-{b}", planted(b, 16, 16, 9), mid) for b in (2, 4, 8, 12)]
+    for spec in (
+        "synfire:4-6",
+        "synfire:6-8",
+        "synfire:8-12",
+        "mlp:16-8-4",
+        "mlp:32-16-8",
+        "mlp:64-32-10",
+        "er:n=40,m=120",
+        "er:n=100,m=400",
+        "er:n=200,m=900",
+        "imgsmooth:6x6",
+        "imgsmooth:10x10",
+    ):
+        out.append(Instance("generated", spec, resolve_net(spec), mid))
+    paper = load_preset("dynapse-paper")
+    for name, entry in catalog().items():
+        if entry.tier not in ("tiny", "small") or name.startswith("planted"):
+            continue
+        out.append(Instance("catalog", name, entry.build(), paper))
+    return [i for i in out if only is None or i.family == only]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--only", choices=["planted", "generated", "catalog"], default=None)
+    args = parser.parse_args()
+    exact = [name for name in solver_names() if solver_class(name).exact]
+    print(f"time limit {args.time_limit:g} s per run, 1 thread, seed 0; solvers: {', '.join(exact)}\n")
+    print(
+        "| family | instance | hardware | decomposition | units | solver | status | s | crossbars | hop_spikes "
+        "| bound | gap |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    proven: dict[str, dict[str, tuple[float, float]]] = {}
+    largest: dict[str, tuple[int, str]] = {}
+    errors: list[str] = []
+    for inst in instances(args.only):
+        spec = default_decomposition(inst.net, inst.hw)
+        dec = decompose(inst.net, inst.hw, spec)
+        if inst.family == "catalog" and dec.n_units > MAX_CATALOG_UNITS:
+            continue
+        problem = MappingProblem(dec, inst.hw)
+        for solver in exact:
+            r = make_solver(solver).solve(problem, Budget(time_limit=args.time_limit, seed=0, threads=1))
+            m = r.metrics or {}
+            print(
+                f"| {inst.family} | {inst.name} | {inst.hw.name} {inst.hw.rows}x{inst.hw.columns} | {spec} "
+                f"| {dec.n_units} | {solver} | {r.status} | {r.wall_s:.2f} | {m.get('crossbars', '-')} "
+                f"| {m.get('hop_spikes', '-')} | {r.bound if r.bound is not None else '-'} "
+                f"| {'-' if r.gap is None else f'{r.gap:.3f}'} |",
+                flush=True,
+            )
+            if r.status is Status.ERROR:
+                errors.append(f"{inst.name} / {solver}: {r.message}")
+            if r.status is Status.OPTIMAL:
+                proven.setdefault(inst.name, {})[solver] = (m["crossbars"], m["hop_spikes"])
+                if dec.n_units > largest.get(solver, (0, ""))[0]:
+                    largest[solver] = (dec.n_units, inst.name)
+    print("\n## Agreement\n")
+    disagree = {k: v for k, v in proven.items() if len(set(v.values())) > 1}
+    print(
+        f"{len(proven)} instances proven optimal by at least one back end; "
+        f"{len(disagree)} with back ends disagreeing{': ' + str(disagree) if disagree else ''}.\n"
+    )
+    if errors:
+        print("## Errors\n\n" + "\n".join(f"- {e}" for e in errors) + "\n")
+    print("## Largest instance proven optimal within the limit\n")
+    for solver in exact:
+        units, name = largest.get(solver, (0, "none"))
+        print(f"- {solver}: {name} ({units} units)")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""``mapopt solve``: map one net with one solver (by default the exact ``cpsat``) and say how good it is.
+
+Prints the validator's metrics (the keys of ``run --json``) plus ``status`` (optimal,
+feasible, infeasible, timeout, error), ``objective``, ``bound``, ``gap`` and ``wall_s``;
+``--out`` writes the mapping, which ``mapopt validate`` re-checks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mapopt.cli.common import (
+    CrossbarOpt,
+    FaninOpt,
+    HwOpt,
+    JsonOpt,
+    MeshOpt,
+    NetOpt,
+    ObjectiveOpt,
+    OutOpt,
+    PerTileOpt,
+    SeedOpt,
+    SpikesOpt,
+    TimeLimitOpt,
+    console,
+    emit_json,
+    load_hardware,
+    load_net,
+    table,
+)
+from mapopt.errors import InputError
+from mapopt.hardware import Hardware
+from mapopt.network import Network
+from mapopt.pipeline import run_strategy
+from mapopt.problem import DEFAULT_OBJECTIVE
+from mapopt.report import write_outputs
+from mapopt.solver import Budget
+
+DEFAULT_EXACT_SOLVER = "cpsat"
+DEFAULT_TIME_LIMIT = 30.0
+
+
+def default_decomposition(net: Network, hw: Hardware) -> str:
+    """``none`` when every neuron fits the fan-in limit, else a chain of arity F (fewest extra units)."""
+    return "none" if net.max_fanin <= hw.fanin else f"chain:{hw.fanin}"
+
+
+def solve(
+    net: NetOpt = None,
+    spikes: SpikesOpt = None,
+    hw: HwOpt = "dynapse-paper",
+    crossbar: CrossbarOpt = None,
+    fanin: FaninOpt = None,
+    crossbars_per_tile: PerTileOpt = None,
+    mesh: MeshOpt = None,
+    decompose: Annotated[
+        str | None,
+        typer.Option("--decompose", help="Decomposition STRATEGY[:K]. Default: none if the net fits F, else chain:F."),
+    ] = None,
+    solver: Annotated[str, typer.Option("--solver", help="Solver (mapopt list solvers).")] = DEFAULT_EXACT_SOLVER,
+    time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
+    threads: Annotated[int, typer.Option("--threads", help="Solver threads (CP-SAT workers).", min=1)] = 1,
+    seed: SeedOpt = 0,
+    objective: ObjectiveOpt = DEFAULT_OBJECTIVE,
+    out: OutOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Solve one mapping problem, exactly when the solver can: status, objective, bound and gap."""
+    hardware = load_hardware(hw, crossbar, fanin, crossbars_per_tile, mesh)
+    network = load_net(net, spikes, seed)
+    decomposition = decompose or default_decomposition(network, hardware)
+    if "@" in decomposition:
+        raise InputError("give the solver with --solver, not in --decompose", source="--decompose")
+    budget = Budget(time_limit=time_limit, seed=seed, threads=threads)
+    console.log(f"{solver}: mapping {network.name} ({decomposition}) on {hardware.name}, limit {time_limit} s")
+    run = run_strategy(network, hardware, f"{decomposition}@{solver}", budget=budget, objective=objective)
+    row = run.row()
+    if out is not None:
+        for path in write_outputs(Path(out), network, hardware, [run]):
+            console.log(f"wrote {path}")
+    if json_out:
+        emit_json({**row, "history": [list(point) for point in run.result.history]})
+    else:
+        console.print(
+            table(
+                f"{network.name} on {hardware.name}",
+                ["metric", "value"],
+                [{"metric": k, "value": v} for k, v in row.items()],
+            )
+        )
+    if run.result.metrics is None:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("solve")(solve)

@@ -1,0 +1,72 @@
+"""Conformance suite: every registered solver, exact or heuristic, honours the one solver interface.
+
+Parametrized over :func:`mapopt.registry.solver_names`, so a new solver module is checked
+as soon as it registers. Instances are planted (``problems/planted.py``), so the optimum is
+known by construction and no solver is judged against another.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from mapopt.decompose import decompose
+from mapopt.evaluation import assess
+from mapopt.hardware import load_preset
+from mapopt.problem import MappingProblem
+from mapopt.registry import catalog, make_solver, solver_class, solver_names
+from mapopt.solver import Budget, Status
+
+SOLVERS = solver_names()
+TOY = load_preset("toy")
+#: Seconds a solver may overrun its time limit on a tiny instance (start-up, model building, re-scoring).
+MARGIN_S = 5.0
+
+
+def planted_problem(name: str) -> tuple[MappingProblem, dict]:
+    entry = catalog()[name]
+    return MappingProblem(decompose(entry.build(), TOY, "none"), TOY), entry.facts
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_valid_mapping_and_never_beats_the_optimum(solver: str) -> None:
+    problem, facts = planted_problem("planted-toy-3")
+    result = make_solver(solver).solve(problem, Budget(time_limit=10, seed=1))
+    assert result.status in (Status.OPTIMAL, Status.FEASIBLE), result.message
+    verdict = assess(problem.decomposition, problem.hardware, result.mapping)
+    assert verdict.valid, verdict.violations
+    assert result.metrics == verdict.metrics
+    optimum = (facts["optimum_crossbars"], facts["optimum_hop_spikes"])
+    key = problem.key(result.metrics)
+    assert key >= optimum  # no solver beats a proven optimum
+    if solver_class(solver).exact:
+        assert result.status is Status.OPTIMAL
+        assert key == optimum
+    if result.bound is not None:
+        assert result.bound <= result.objective + 1e-9
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_returns_within_the_time_limit(solver: str) -> None:
+    problem, _ = planted_problem("planted-toy-8")
+    limit = 1.0
+    start = time.perf_counter()
+    result = make_solver(solver).solve(problem, Budget(time_limit=limit, seed=0))
+    elapsed = time.perf_counter() - start
+    assert elapsed <= limit + MARGIN_S
+    assert result.status is not Status.ERROR, result.message
+    if result.mapping is not None:
+        assert assess(problem.decomposition, problem.hardware, result.mapping).valid
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_deterministic_under_a_seed(solver: str) -> None:
+    problem, _ = planted_problem("planted-toy-3")
+    runs = [make_solver(solver).solve(problem, Budget(time_limit=10, seed=7)) for _ in range(2)]
+    a, b = (r.mapping for r in runs)
+    assert a is not None and b is not None
+    assert np.array_equal(a.unit_crossbar, b.unit_crossbar)
+    assert np.array_equal(a.crossbar_tile, b.crossbar_tile)
+    assert runs[0].metrics == runs[1].metrics
