@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mapopt.decompose import STRATEGIES, Decomposition, decompose
+from mapopt.decompose import STRATEGIES, Decomposition, check_spec, decompose
 from mapopt.errors import InputError
 from mapopt.hardware import Hardware
 from mapopt.network import Network
 from mapopt.problem import DEFAULT_OBJECTIVE, MappingProblem
-from mapopt.registry import make_solver, solver_names
+from mapopt.registry import make_solver, solver_class, solver_names
 from mapopt.solver import Budget, SolveResult
 
 #: The solver a strategy without ``@SOLVER`` uses: the paper's baseline packer.
@@ -40,6 +40,14 @@ def split_strategy(spec: str, hw: Hardware, default_solver: str | None = None) -
     if not decomposition:
         raise InputError(f"strategy must be DECOMPOSITION[@SOLVER], got {spec!r}", source="--decompose")
     return decomposition, solver or default_solver or DEFAULT_SOLVER
+
+
+def check_strategies(specs: list[str], hw: Hardware, default_solver: str | None = None) -> None:
+    """Reject a bad strategy, arity or solver name before any (possibly large) net is loaded."""
+    for spec in specs:
+        decomposition, solver = split_strategy(spec, hw, default_solver)
+        check_spec(decomposition, hw)
+        solver_class(solver)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from mapopt.cli.common import (
     load_net,
     table,
 )
-from mapopt.pipeline import DEFAULT_STRATEGIES, run_strategy
+from mapopt.pipeline import DEFAULT_STRATEGIES, check_strategies, run_strategy
 from mapopt.problem import DEFAULT_OBJECTIVE
 from mapopt.report import TABLE_COLUMNS, run_document, write_outputs
 from mapopt.solver import Budget
@@ -66,8 +66,9 @@ def run(
     paper's DYNAP-SE model, prune baselines vs the paper's chain-2 vs the best mapopt has.
     """
     hardware = load_hardware(hw, crossbar, fanin, crossbars_per_tile, mesh)
-    network = load_net(net, spikes, seed, default=DEFAULT_NET, merge_duplicates=merge_duplicates)
     strategies = list(decompose or DEFAULT_STRATEGIES)
+    check_strategies(strategies, hardware, solver)
+    network = load_net(net, spikes, seed, default=DEFAULT_NET, merge_duplicates=merge_duplicates)
     budget = Budget(time_limit=time_limit, seed=seed)
     runs = []
     for i, spec in enumerate(strategies, start=1):

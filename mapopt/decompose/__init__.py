@@ -113,18 +113,10 @@ def parse_spec(spec: str) -> tuple[str, int | None, dict[str, object]]:
     return name, int(k) if k is not None else default, options
 
 
-def parse_strategy(spec: str) -> tuple[str, int | None]:
-    """Split ``"chain:4"`` into ``("chain", 4)`` (options, if any, are checked and dropped)."""
-    name, k, _ = parse_spec(spec)
-    return name, k
+def check_spec(spec: str, hw: Hardware) -> tuple[str, int | None, dict[str, object]]:
+    """Parse ``spec`` and check its arity against ``hw`` (2 <= k <= F), before any net is loaded.
 
-
-def decompose(net: Network, hw: Hardware, spec: str) -> Decomposition:
-    """Decompose ``net`` for ``hw`` with the strategy ``spec`` (``"chain:2"``, ``"tree:16"``, ``"auto"``...).
-
-    Raises :class:`InputError` for k < 2 or k > F, for a maximum depth (option ``depth``)
-    that some neuron cannot meet, and (strategy ``none``) for a neuron whose fan-in exceeds
-    F, naming the neuron, the limit and the actual value.
+    A strategy that takes an arity and is given none uses k = F.
     """
     name, k, options = parse_spec(spec)
     takes_arity = STRATEGIES[name][1]
@@ -139,6 +131,17 @@ def decompose(net: Network, hw: Hardware, spec: str) -> Decomposition:
                 source="--decompose",
                 constraint="fanin",
             )
+    return name, k, options
+
+
+def decompose(net: Network, hw: Hardware, spec: str) -> Decomposition:
+    """Decompose ``net`` for ``hw`` with the strategy ``spec`` (``"chain:2"``, ``"tree:16"``, ``"auto"``...).
+
+    Raises :class:`InputError` for k < 2 or k > F, for a maximum depth (option ``depth``)
+    that some neuron cannot meet, and (strategy ``none``) for a neuron whose fan-in exceeds
+    F, naming the neuron, the limit and the actual value.
+    """
+    name, k, options = check_spec(spec, hw)
     depth = options.get("depth")
     max_depth = depth if isinstance(depth, int) else None
     if name != "auto":  # auto optimises under the limit; the others are only checked against it
@@ -171,8 +174,8 @@ __all__ = [
     "STRATEGY_OPTIONS",
     "Decomposition",
     "assemble",
+    "check_spec",
     "decompose",
     "parse_spec",
-    "parse_strategy",
     "register_strategy",
 ]
