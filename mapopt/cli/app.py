@@ -12,7 +12,6 @@ import importlib
 import pkgutil
 import sys
 
-import click
 import typer
 
 import mapopt.cli as cli_package
@@ -36,19 +35,20 @@ for _info in sorted(pkgutil.iter_modules(cli_package.__path__), key=lambda i: i.
 
 
 def main() -> None:
-    """Run the CLI; user errors exit 2 with one line, interrupts exit 130."""
+    """Run the CLI; user errors exit 2 with one line, interrupts exit 130.
+
+    Typer (in standalone mode) handles usage errors itself (exit 2) and exits with each
+    command's code; only mapopt's own :class:`InputError` is turned into a one-line message
+    here, so genuine bugs still show their traceback.
+    """
     try:
-        code = app(standalone_mode=False)
+        app()
     except InputError as err:
         print(f"mapopt: error: {err}", file=sys.stderr)
         sys.exit(2)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except (click.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         print("mapopt: interrupted", file=sys.stderr)
         sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
