@@ -28,7 +28,9 @@ The exact counterpart (grouping plus crossbar assignment by CP-SAT, for small ne
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
+from mapopt.decompose.base import unit_slots
 from mapopt.decompose.tree import balanced_leaves
 from mapopt.errors import InputError
 from mapopt.network import Network
@@ -47,7 +49,10 @@ def source_keys(net: Network, order: str = "id", *, seed: int = 0) -> np.ndarray
     if order != "cooccurrence":
         raise InputError(f"unknown unroll order {order!r}; known: {', '.join(ORDERS)}", source="--decompose")
     rng = np.random.default_rng(seed)
-    by_pre = np.argsort(net.pre, kind="stable")
+    # synapses grouped by source (stable: = np.argsort(pre, kind="stable")): the CSR -> CSC transpose of
+    # scipy.sparse is a linear-time counting sort, several times faster than the sort on large nets
+    by_post = sp.csr_matrix((np.arange(net.n_synapses), net.pre, net.in_ptr), shape=(n, n))
+    by_pre = by_post.tocsc().data
     pre_sorted = net.pre[by_pre]
     has = np.flatnonzero(np.bincount(net.pre, minlength=n) > 0)
     starts = np.searchsorted(pre_sorted, has)
@@ -66,15 +71,33 @@ def source_keys(net: Network, order: str = "id", *, seed: int = 0) -> np.ndarray
 
 def edge_rank(net: Network, keys: np.ndarray) -> np.ndarray:
     """Rank of each synapse among its post-synaptic neuron's inputs when sorted by the key of its source."""
-    order = np.lexsort((keys[net.pre], net.post))
+    n = net.n_neurons
+    if n < 2**31:  # one int64 sort key (post, key): unique per synapse, so any sort gives lexsort's order
+        order = np.argsort(net.post * n + keys[net.pre], kind="stable")  # stable: linear on presorted runs
+    else:
+        order = np.lexsort((keys[net.pre], net.post))
     rank = np.empty(net.n_synapses, dtype=np.int64)
     rank[order] = np.arange(net.n_synapses) - net.in_ptr[net.post[order]]
     return rank
 
 
 def chunk_groups(net: Network, k: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Leaves as balanced pieces of each neuron's key-sorted inputs: ``(edge_leaf, leaves)``."""
-    return balanced_leaves(net, k, edge_rank(net, keys))
+    """Leaves as balanced pieces of each neuron's key-sorted inputs: ``(edge_leaf, leaves)``.
+
+    Only neurons with fan-in above k are split, so only their synapses are ranked by key
+    (the others keep one leaf whatever the order: a sort of their synapses is skipped).
+    """
+    n = net.n_neurons
+    rank = np.arange(net.n_synapses) - net.in_ptr[net.post]
+    split = np.flatnonzero(~net.is_input & (net.fanin > k))
+    if split.size:
+        lo, cnt = net.in_ptr[split], net.fanin[split]
+        sub = np.repeat(lo - unit_slots(cnt), cnt) + np.arange(int(cnt.sum()))  # their synapses, ascending
+        key = net.post[sub] * n + keys[net.pre[sub]] if n < 2**31 else None
+        order = np.argsort(key, kind="stable") if key is not None else np.lexsort((keys[net.pre[sub]], net.post[sub]))
+        # the sort permutes synapses within each neuron only: the i-th sorted synapse has the rank of the i-th
+        rank[sub[order]] = rank[sub]
+    return balanced_leaves(net, k, rank)
 
 
 def neuron_classes(net: Network) -> np.ndarray:
@@ -99,11 +122,16 @@ def block_groups(net: Network, k: int, keys: np.ndarray) -> tuple[np.ndarray, np
     if not big.any():
         return edge_leaf, leaves
     e = np.flatnonzero(big)
-    c, src = cls[post[e]], net.pre[e]
+    owners = np.flatnonzero(~net.is_input & (fanin > k))  # = the posts of e, ascending
+    classes = np.unique(cls[owners])
+    post_e = post[e]
     # distinct (class, source) pairs, sorted by class then key: a source's position in its class
-    c_min = c.min()
-    pair = (c - c_min) * net.n_neurons + keys[src]
-    uniq, inv = np.unique(pair, return_inverse=True)
+    # (int64[E] temporaries are updated in place and dropped early: on large nets they set the peak)
+    pair = np.searchsorted(classes, cls)[post_e]  # dense class ranks keep the (class, key) order
+    pair *= net.n_neurons
+    pair += keys[net.pre[e]]
+    uniq, inv = unique_inverse(pair, classes.size * net.n_neurons)
+    del pair
     uclass = uniq // net.n_neurons
     first = np.searchsorted(uclass, uclass, side="left")
     position = np.arange(len(uniq)) - first
@@ -111,14 +139,40 @@ def block_groups(net: Network, k: int, keys: np.ndarray) -> tuple[np.ndarray, np
     n_blocks = -(-size // k)
     block = (position * n_blocks) // size  # balanced blocks of at most k sources
     eb = block[inv]
+    del inv
     # leaf = dense rank of the block among the neuron's blocks
-    key = post[e] * (int(n_blocks.max()) + 1) + eb
-    ukey, kinv = np.unique(key, return_inverse=True)
-    uowner = ukey // (int(n_blocks.max()) + 1)
+    width = int(n_blocks.max()) + 1
+    owner_rank = np.zeros(net.n_neurons, dtype=np.int64)
+    owner_rank[owners] = np.arange(owners.size)
+    key = owner_rank[post_e]
+    del post_e
+    key *= width
+    key += eb
+    del eb
+    ukey, kinv = unique_inverse(key, owners.size * width)
+    del key
+    uowner = owners[ukey // width]
     local = np.arange(len(ukey)) - np.searchsorted(uowner, uowner, side="left")
-    edge_leaf[e] = local[kinv]
+    if e.size == net.n_synapses:
+        edge_leaf = local[kinv]
+    else:
+        edge_leaf[e] = local[kinv]
     leaves[np.unique(uowner)] = np.bincount(uowner, minlength=net.n_neurons)[np.unique(uowner)]
     return edge_leaf, leaves
+
+
+def unique_inverse(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for non-negative ints below ``size``.
+
+    When ``size`` is at most a few times ``len(values)``, a presence mask and its cumulative
+    count replace the O(E log E) sort (same result, O(E + size)); otherwise ``np.unique``.
+    """
+    if size > 4 * len(values) + 1024:
+        return np.unique(values, return_inverse=True)
+    present = np.zeros(size, dtype=bool)
+    present[values] = True
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[values]
 
 
 def group_inputs(net: Network, k: int, *, order: str = "id", grouping: str = "chunk") -> tuple[np.ndarray, np.ndarray]:

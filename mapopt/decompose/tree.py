@@ -54,37 +54,37 @@ def balanced_leaves(net: Network, k: int, edge_rank: np.ndarray | None = None) -
     fanin = net.fanin
     rank = np.arange(net.n_synapses) - net.in_ptr[net.post] if edge_rank is None else np.asarray(edge_rank)
     leaves = np.where(net.is_input, 0, np.maximum(-(-fanin // k), 1))
-    m = fanin[net.post]
-    edge_leaf = (rank * leaves[net.post]) // np.maximum(m, 1)
-    return edge_leaf.astype(np.int64), leaves.astype(np.int64)
+    edge_leaf = leaves[net.post].astype(np.int64, copy=False)  # then in place: fewer int64[E] temporaries
+    edge_leaf *= rank
+    edge_leaf //= np.maximum(fanin, 1)[net.post]
+    return edge_leaf, leaves.astype(np.int64)
 
 
-def grouped_tree(
-    net: Network,
-    edge_leaf: np.ndarray,
-    leaves: np.ndarray,
-    arity: int,
-    *,
-    strategy: str,
-    label_arity: int | None,
-) -> Decomposition:
-    """Build N' from a given leaf grouping, with balanced inner levels of at most ``arity`` partials.
+def tree_shape(leaves: np.ndarray, arity: int) -> np.ndarray:
+    """Nodes of each neuron's tree per level (``int64[levels, n]``, row 0 = leaves), given its leaf count.
 
-    ``edge_leaf[e]`` is the local leaf (0..leaves[v]-1) taking synapse ``e`` as a raw input;
-    ``leaves[v]`` the number of leaves of neuron v (1: v is not decomposed; 0: input).
-    Each level with c > 1 nodes gets p = ceil(c / arity) parents, child j going to parent
-    floor(j p / c), so siblings are balanced. All leaves of a neuron sit at the same depth.
+    Each level with c > 1 nodes gets ceil(c / arity) parents; a neuron's column ends with
+    its root (one node) and zeros above it.
     """
     if arity < 2:
         raise ValueError(f"inner arity must be at least 2, got {arity}")
-    n = net.n_neurons
-    leaves = np.asarray(leaves, dtype=np.int64)
-    counts = leaves.copy()
+    counts = np.asarray(leaves, dtype=np.int64)
     level_sizes = [counts]
     while (counts > 1).any():
         counts = np.where(counts > 1, -(-counts // arity), 0)
         level_sizes.append(counts)
-    sizes = np.stack(level_sizes)  # [levels, n]: nodes of each neuron at each tree level (0 = leaves)
+    return np.stack(level_sizes)
+
+
+def tree_links(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Partial-sum edges and unit levels of the trees whose level sizes are ``sizes`` (see :func:`tree_shape`).
+
+    Returns ``(partial_src, partial_dst, unit_level)`` in the global unit slots of
+    :func:`~mapopt.decompose.base.unit_slots` (a neuron's slots: leaves first, the root
+    last). Child j of a level with c nodes and p parents goes to parent floor(j p / c),
+    so siblings are balanced.
+    """
+    n = sizes.shape[1]
     offsets = np.vstack((np.zeros((1, n), dtype=np.int64), np.cumsum(sizes, axis=0)[:-1]))
     units = sizes.sum(axis=0)
     depth = (sizes > 0).sum(axis=0)  # levels per neuron
@@ -108,13 +108,36 @@ def grouped_tree(
     unit_level = np.zeros(int(units.sum()), dtype=np.int64)
     unit_level[np.concatenate(lvl_slot_parts)] = np.concatenate(lvl_value_parts)
     empty = np.zeros(0, dtype=np.int64)
+    partial_src = np.concatenate(src_parts) if src_parts else empty
+    partial_dst = np.concatenate(dst_parts) if dst_parts else empty
+    return partial_src, partial_dst, unit_level
+
+
+def grouped_tree(
+    net: Network,
+    edge_leaf: np.ndarray,
+    leaves: np.ndarray,
+    arity: int,
+    *,
+    strategy: str,
+    label_arity: int | None,
+) -> Decomposition:
+    """Build N' from a given leaf grouping, with balanced inner levels of at most ``arity`` partials.
+
+    ``edge_leaf[e]`` is the local leaf (0..leaves[v]-1) taking synapse ``e`` as a raw input;
+    ``leaves[v]`` the number of leaves of neuron v (1: v is not decomposed; 0: input).
+    Each level with c > 1 nodes gets p = ceil(c / arity) parents, child j going to parent
+    floor(j p / c), so siblings are balanced. All leaves of a neuron sit at the same depth.
+    """
+    sizes = tree_shape(leaves, arity)  # [levels, n]: nodes of each neuron at each tree level (0 = leaves)
+    partial_src, partial_dst, unit_level = tree_links(sizes)
     return assemble(
         net,
         keep=np.ones(net.n_synapses, dtype=bool),
         edge_unit=np.asarray(edge_leaf, dtype=np.int64),
-        units_per_neuron=units,
-        partial_src=np.concatenate(src_parts) if src_parts else empty,
-        partial_dst=np.concatenate(dst_parts) if dst_parts else empty,
+        units_per_neuron=sizes.sum(axis=0),
+        partial_src=partial_src,
+        partial_dst=partial_dst,
         unit_level=unit_level,
         strategy=strategy,
         arity=label_arity,
