@@ -97,7 +97,6 @@ def measure(
         "status": str(result.status),
         "crossbars": m.get("crossbars"),
         "lower_bound_crossbars": m.get("lower_bound_crossbars"),
-        "row_bound_crossbars": row_bound(dec, hw),
         "hop_spikes": m.get("hop_spikes"),
         "stages_s": stages,
         "total_s": sum(stages.values()),
@@ -109,18 +108,6 @@ def measure(
 def peak_mb() -> float:
     """Peak resident memory of this process so far (MB; Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def row_bound(dec, hw) -> int:
-    """A lower bound on crossbars from rows: source s sits on >= ceil(readers(s) / C) crossbars.
-
-    Every crossbar hosts at most C units, so the units reading s span at least
-    ceil(readers(s) / C) crossbars, each giving s a row; with R rows per crossbar,
-    crossbars >= ceil(sum_s ceil(readers(s) / C) / R). Tighter than the validator's
-    column and crosspoint bounds for decomposed nets, whose partial sums each need a row.
-    """
-    readers = np.bincount(dec.network.pre, minlength=dec.network.n_neurons)
-    return int(-(-int((-(-readers // hw.columns)).sum()) // hw.rows))
 
 
 def machine() -> dict[str, str]:
@@ -247,7 +234,7 @@ def report(records: list[dict], facts: dict[str, str]) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in records:
         s = r["stages_s"]
-        bound = max(r["lower_bound_crossbars"] or 0, r["row_bound_crossbars"])
+        bound = r["lower_bound_crossbars"] or 0  # includes the row bound (mapopt.evaluation.lower_bounds)
         ratio = r["crossbars"] / bound if bound else float("nan")
         print(
             f"| {r['hardware']} | {r['synapses']:,} | {r['units']:,} | {s['load']:.2f} | {s['decompose']:.2f} "
