@@ -4,10 +4,13 @@ Usage::
 
     /tmp/venv/bin/python benchmarks/exact.py --time-limit 60 > docs/exact-results.md
     /tmp/venv/bin/python benchmarks/exact.py --time-limit 10 --only planted   # a quick look
+    /tmp/venv/bin/python benchmarks/exact.py --only generated --names mlp:64-32-10 --solvers pulp-cbc
 
 Each instance is decomposed as ``mapopt solve`` does by default (``none`` when the net fits
 the fan-in limit, else ``chain:F``) and solved by every exact solver with one thread,
-seed 0, the default objective (crossbars, then hop_spikes). One Markdown row per
+seed 0, the default objective (crossbars, then hop_spikes); the solvers are the exact ones
+that map a fixed N' (``cpsat-joint``, which regroups unrolled neurons, only when named
+with ``--solvers``). One Markdown row per
 (instance, solver): status, seconds to the final answer (the proof when optimal),
 crossbars, hop_spikes, bound and gap on crossbars. The last section checks that every
 back end that proves an optimum proves the same one, and lists, per back end, the largest
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 
 from mapopt.cli.solve import default_decomposition
 from mapopt.decompose import decompose
+from mapopt.errors import InputError
 from mapopt.hardware import Hardware, customise, load_preset
 from mapopt.network import Network
 from mapopt.problem import MappingProblem
@@ -29,6 +33,8 @@ from mapopt.registry import catalog, make_solver, resolve_net, solver_class, sol
 from mapopt.solver import Budget, Status
 from problems.planted import planted
 
+#: Exact solvers that choose N' themselves (run only when named with --solvers).
+REGROUPING_SOLVERS = ("cpsat-joint",)
 #: Catalog instances up to this many units (after the default decomposition) are included.
 MAX_CATALOG_UNITS = 200
 
@@ -76,8 +82,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--only", choices=["planted", "generated", "catalog"], default=None)
+    parser.add_argument("--names", default=None, help="comma-separated instance names to run (default: all)")
+    parser.add_argument("--solvers", default=None, help="comma-separated solvers (default: the fixed-N' exact ones)")
     args = parser.parse_args()
-    exact = [name for name in solver_names() if solver_class(name).exact]
+    fixed = [name for name in solver_names() if solver_class(name).exact and name not in REGROUPING_SOLVERS]
+    exact = args.solvers.split(",") if args.solvers else fixed
+    names = set(args.names.split(",")) if args.names else None
     print(f"time limit {args.time_limit:g} s per run, 1 thread, seed 0; solvers: {', '.join(exact)}\n")
     print(
         "| family | instance | hardware | decomposition | units | solver | status | s | crossbars | hop_spikes "
@@ -88,13 +98,19 @@ def main() -> None:
     largest: dict[str, tuple[int, str]] = {}
     errors: list[str] = []
     for inst in instances(args.only):
+        if names is not None and inst.name not in names:
+            continue
         spec = default_decomposition(inst.net, inst.hw)
         dec = decompose(inst.net, inst.hw, spec)
         if inst.family == "catalog" and dec.n_units > MAX_CATALOG_UNITS:
             continue
         problem = MappingProblem(dec, inst.hw)
         for solver in exact:
-            r = make_solver(solver).solve(problem, Budget(time_limit=args.time_limit, seed=0, threads=1))
+            try:
+                r = make_solver(solver).solve(problem, Budget(time_limit=args.time_limit, seed=0, threads=1))
+            except InputError as err:  # e.g. an instance too large for cpsat-joint
+                errors.append(f"{inst.name} / {solver}: input error: {err}")
+                continue
             m = r.metrics or {}
             print(
                 f"| {inst.family} | {inst.name} | {inst.hw.name} {inst.hw.rows}x{inst.hw.columns} | {spec} "

@@ -6,7 +6,7 @@ default one is used. ``best`` names the strongest combination mapopt has registe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mapopt.decompose import STRATEGIES, Decomposition, check_spec, decompose
@@ -96,4 +96,7 @@ def run_strategy(
     problem = MappingProblem(dec, hw, objective)
     solver = make_solver(solver_name, **(solver_params or {}))
     result = solver.solve(problem, budget)
+    if result.decomposition is not None:  # the solver chose N' itself (cpsat-joint): report that one
+        dec = result.decomposition
+        problem = replace(problem, decomposition=dec)
     return StrategyRun(f"{decomposition_spec}@{solver_name}", dec, problem, result)

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mapopt.decompose.base import Decomposition
 from mapopt.errors import InputError
 from mapopt.evaluation import assess
 from mapopt.mapping import Mapping
@@ -48,6 +49,8 @@ class Outcome:
 
     ``status`` may be left None: the template then says ``feasible`` for a mapping and
     ``timeout`` for none. ``bound`` is a proven lower bound on the objective's first key.
+    ``decomposition`` is set only by a solver that chose N' itself (``cpsat-joint``): the
+    mapping is then for that N' of the same original network, and is validated against it.
     """
 
     mapping: Mapping | None
@@ -55,6 +58,7 @@ class Outcome:
     bound: float | None = None
     message: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    decomposition: Decomposition | None = None
 
 
 @dataclass
@@ -73,6 +77,7 @@ class SolveResult:
     wall_s: float
     message: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    decomposition: Decomposition | None = None  # the N' the solver chose (None: the problem's own)
 
 
 class SolveContext:
@@ -135,8 +140,10 @@ class Solver(ABC):
         status = out.status
         metrics = objective = None
         message = out.message
+        if out.decomposition is not None and out.decomposition.original is not problem.decomposition.original:
+            out = Outcome(None, Status.ERROR, message="solver returned a decomposition of another network")
         if out.mapping is not None:
-            verdict = assess(problem.decomposition, problem.hardware, out.mapping)
+            verdict = assess(out.decomposition or problem.decomposition, problem.hardware, out.mapping)
             if verdict.valid:
                 metrics = verdict.metrics
                 objective = problem.key(metrics)[0]
@@ -166,6 +173,7 @@ class Solver(ABC):
             wall_s=wall,
             message=message,
             info=out.info,
+            decomposition=out.decomposition if metrics is not None else None,
         )
 
     @abstractmethod

@@ -112,8 +112,13 @@ def solve_lexicographic(
     *,
     warm: np.ndarray | None,
     symmetry: bool,
+    known_bound: int | None = None,
 ) -> Outcome:
-    """Solve ``problem`` exactly (within ``ctx``'s deadline) with ``backend``; ``warm`` is a unit->crossbar start."""
+    """Solve ``problem`` exactly (within ``ctx``'s deadline) with ``backend``; ``warm`` is a unit->crossbar start.
+
+    ``known_bound`` is a crossbar lower bound proven elsewhere (the joint grouping model of
+    :mod:`problems.joint_grouping`); a warm start that meets it skips phase 1.
+    """
     data = AssignmentData.from_problem(problem)
     hw = problem.hardware
     if data.n_units == 0:
@@ -125,6 +130,8 @@ def solve_lexicographic(
     if reason:
         return Outcome(None, Status.INFEASIBLE, message=reason)
     bounds = crossbar_lower_bounds(data)
+    if known_bound is not None:
+        bounds["known"] = known_bound
     lb = max(bounds.values())
     capacity = hw.n_tiles * hw.crossbars_per_tile if hw.mesh is not None else None
     if capacity is not None and lb > capacity:

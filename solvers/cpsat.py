@@ -23,6 +23,7 @@ from mapopt.problem import MappingProblem
 from mapopt.registry import register_solver
 from mapopt.solver import Outcome, SolveContext, Solver
 from problems.joint import OnImprove, Run, solve_lexicographic, warm_start
+from problems.joint_grouping import solve_grouping
 
 
 class CpSatBuilder:
@@ -119,3 +120,23 @@ class CpSat(Solver):
         warm = warm_start(problem, ctx) if self.warm_start else None
         backend = CpSatBackend(seed=ctx.seed, threads=ctx.budget.threads, linearization_level=self.linearization_level)
         return solve_lexicographic(problem, ctx, backend, warm=warm, symmetry=self.symmetry_breaking)
+
+
+@register_solver
+class CpSatJoint(Solver):
+    """CP-SAT choosing each unrolled neuron's input grouping jointly with the assignment (tiny nets, exact)."""
+
+    name = "cpsat-joint"
+    exact = True
+    description = (
+        "exact for tiny nets: CP-SAT chooses the two-level grouping of unrolled neurons' inputs and the "
+        "crossbars together (crossbars proven over all groupings), then cpsat on the chosen N'"
+    )
+
+    def __init__(self, *, warm_start: bool = True, linearization_level: int = 2):
+        self.warm_start = warm_start
+        self.linearization_level = linearization_level
+
+    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+        backend = CpSatBackend(seed=ctx.seed, threads=ctx.budget.threads, linearization_level=self.linearization_level)
+        return solve_grouping(problem, ctx, backend, warm=self.warm_start, linearization_level=self.linearization_level)

@@ -17,8 +17,10 @@ import ctypes
 import math
 import os
 import re
+import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -33,6 +35,8 @@ from mapopt.registry import register_solver
 from mapopt.solver import Outcome, SolveContext, Solver
 from problems.joint import OnImprove, Run, solve_lexicographic, warm_start
 
+#: Seconds CBC may run past its time limit (its own ``-sec`` stop writes the incumbent) before it is killed.
+CBC_GRACE_S = 0.5
 #: CBC log lines that carry the best bound when a search stops early.
 CBC_BOUND = re.compile(r"best possible (-?[0-9.]+(?:[eE][-+]?[0-9]+)?)")
 
@@ -122,20 +126,7 @@ class PulpBackend:
         bound: float | None = None
         if self.engine == "cbc":
             with tempfile.TemporaryDirectory() as tmp:
-                log = Path(tmp) / "cbc.log"
-                with warnings.catch_warnings():  # PuLP 3.x flags PULP_CBC_CMD for its 4.0 API move
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    solver = pulp.PULP_CBC_CMD(
-                        msg=False,
-                        timeLimit=limit,
-                        threads=self.threads,
-                        warmStart=True,
-                        logPath=str(log),
-                        options=[f"randomSeed {self.seed + 1}", f"randomCbcSeed {self.seed + 1}"],
-                    )
-                prob.solve(solver)
-                found = CBC_BOUND.findall(log.read_text()) if log.exists() else []
-                bound = float(found[-1]) if found else None
+                bound = _run_cbc(prob, Path(tmp), limit, threads=self.threads, seed=self.seed)
         else:
             solver = _HighsWithStart(msg=False, timeLimit=limit, threads=self.threads, random_seed=self.seed)
             prob.solve(solver)
@@ -151,6 +142,50 @@ class PulpBackend:
         if prob.sol_status == pulp.LpSolutionInfeasible:
             return Run("infeasible", None, None, None)
         return Run("unknown", None, None, bound)
+
+
+def _run_cbc(prob: pulp.LpProblem, tmp: Path, limit: float | None, *, threads: int, seed: int) -> float | None:
+    """Solve ``prob`` with PuLP's bundled CBC under a wall-clock limit that holds; return CBC's bound or None.
+
+    ``PULP_CBC_CMD`` passes ``-sec`` and then waits for CBC without a timeout, but CBC only
+    checks its limit between search nodes: on models above ~100k rows its root LP ran
+    65 s for ``-sec 15`` (docs/exact.md), and it ignores SIGINT there. So CBC is started
+    here as a child process with PuLP's own file handling (``writeMPS``, ``writesol`` for
+    the ``-mips`` start, ``readsol_MPS``) and killed :data:`CBC_GRACE_S` after the limit.
+    A killed run has no solution (``prob.status`` stays "Not Solved"): the caller keeps its
+    incumbent. ``timeMode elapsed`` makes ``-sec`` count wall-clock, not CPU, seconds.
+    """
+    deadline = None if limit is None else time.monotonic() + limit  # writing the files counts too
+    with warnings.catch_warnings():  # PuLP 3.x flags PULP_CBC_CMD for its 4.0 API move
+        warnings.simplefilter("ignore", DeprecationWarning)
+        cbc = pulp.PULP_CBC_CMD(msg=False)
+    mps, mst, sol, log = (tmp / f"model.{ext}" for ext in ("mps", "mst", "sol", "log"))
+    variables, var_names, row_names, _ = prob.writeMPS(str(mps), rename=1)
+    cbc.writesol(str(mst), prob, variables, var_names, row_names)
+    args = [cbc.path, str(mps), "-mips", str(mst)]
+    left = None if deadline is None else max(deadline - time.monotonic(), 0.01)
+    if left is not None:
+        args += ["-sec", f"{left:.3f}", "-timeMode", "elapsed"]
+    args += ["-threads", str(threads), "-randomSeed", str(seed + 1), "-randomCbcSeed", str(seed + 1)]
+    args += ["-solve", "-printingOptions", "all", "-solution", str(sol)]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+        try:
+            code = proc.wait(timeout=None if left is None else left + CBC_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            code = None
+    found = CBC_BOUND.findall(log.read_text())
+    bound = float(found[-1]) if found else None
+    if code is None:
+        return bound
+    if code != 0 or not sol.exists():
+        raise RuntimeError(f"CBC exited with code {code}: {log.read_text()[-500:]}")
+    status, values, _, _, _, sol_status = cbc.readsol_MPS(str(sol), prob, variables, var_names, row_names)
+    prob.assignVarsVals(values)
+    prob.assignStatus(status, sol_status)
+    return bound
 
 
 def _value(var: Any) -> float:

@@ -2,7 +2,9 @@
 
 Prints the validator's metrics (the keys of ``run --json``) plus ``status`` (optimal,
 feasible, infeasible, timeout, error), ``objective``, ``bound``, ``gap`` and ``wall_s``;
-``--out`` writes the mapping, which ``mapopt validate`` re-checks.
+``--out`` writes the mapping, which ``mapopt validate`` re-checks. ``--joint`` (solver
+``cpsat-joint``, tiny nets) also chooses how unrolled neurons' inputs are grouped; the
+decomposition it chose is the one reported and written.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from mapopt.report import write_outputs
 from mapopt.solver import Budget
 
 DEFAULT_EXACT_SOLVER = "cpsat"
+#: The solver ``--joint`` selects: grouping of unrolled neurons' inputs and crossbars in one model.
+JOINT_SOLVER = "cpsat-joint"
 DEFAULT_TIME_LIMIT = 30.0
 
 
@@ -61,6 +65,14 @@ def solve(
         typer.Option("--decompose", help="Decomposition STRATEGY[:K]. Default: none if the net fits F, else chain:F."),
     ] = None,
     solver: Annotated[str, typer.Option("--solver", help="Solver (mapopt list solvers).")] = DEFAULT_EXACT_SOLVER,
+    joint: Annotated[
+        bool,
+        typer.Option(
+            "--joint",
+            help=f"Choose the input grouping of unrolled neurons together with the crossbars ({JOINT_SOLVER}; "
+            "tiny nets). The decomposition's arity is the leaf size.",
+        ),
+    ] = False,
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
     threads: Annotated[int, typer.Option("--threads", help="Solver threads (CP-SAT workers).", min=1)] = 1,
     seed: SeedOpt = 0,
@@ -74,6 +86,10 @@ def solve(
     decomposition = decompose or default_decomposition(network, hardware)
     if "@" in decomposition:
         raise InputError("give the solver with --solver, not in --decompose", source="--decompose")
+    if joint:
+        if solver not in (DEFAULT_EXACT_SOLVER, JOINT_SOLVER):
+            raise InputError(f"--joint uses the solver {JOINT_SOLVER}; drop --solver {solver}", source="--joint")
+        solver = JOINT_SOLVER
     budget = Budget(time_limit=time_limit, seed=seed, threads=threads)
     console.log(f"{solver}: mapping {network.name} ({decomposition}) on {hardware.name}, limit {time_limit} s")
     run = run_strategy(network, hardware, f"{decomposition}@{solver}", budget=budget, objective=objective)
