@@ -44,7 +44,15 @@ from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Status
 from problems.assignment import AssignmentData, crossbar_lower_bounds
 from problems.joint import Backend, solve_lexicographic, warm_start
-from problems.unroll import UnrollData, UnrollModel, UnrollSolution, build_model, to_decomposition, to_mapping
+from problems.unroll import (
+    UnrollData,
+    UnrollModel,
+    UnrollSolution,
+    build_model,
+    read_solution,
+    to_decomposition,
+    to_mapping,
+)
 
 #: Share of the remaining time the grouping phase may use (the rest is for the secondary key).
 GROUPING_SHARE = 0.6
@@ -240,17 +248,4 @@ def _run(um: UnrollModel, data: UnrollData, ctx: SolveContext, level: int, limit
     if limit is not None:
         params.max_time_in_seconds = max(limit, 0.0)
     code = solver.solve(um.model, Improvements())
-    status = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible"}.get(
-        code, "unknown"
-    )
-    if status not in ("optimal", "feasible"):
-        return UnrollSolution(status, None, solver.best_objective_bound, [], [], [])
-    B = range(data.max_crossbars)
-    edge_leaf, leaf_cb, root_cb = [], [], []
-    for i, srcs in enumerate(data.inputs):
-        L = data.n_leaves(i)
-        edge_leaf.append([next(g for g in range(L) if solver.value(um.leaf_of[i, p, g])) for p in range(len(srcs))])
-        leaf_cb.append([next(c for c in B if solver.value(um.leaf_on[i, g, c])) for g in range(L)])
-        root_cb.append(next(c for c in B if solver.value(um.root_on[i, c])) if L > 1 else -1)
-    bound = solver.objective_value if status == "optimal" else solver.best_objective_bound
-    return UnrollSolution(status, round(solver.objective_value), bound, edge_leaf, leaf_cb, root_cb)
+    return read_solution(solver, code, um, data, unknown="unknown")

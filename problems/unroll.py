@@ -135,8 +135,15 @@ def solve(data: UnrollData, *, time_limit: float = 10.0, seed: int = 0, threads:
     solver.parameters.random_seed = int(seed)
     solver.parameters.num_workers = int(threads)
     code = solver.solve(um.model)
+    return read_solution(solver, code, um, data, unknown="timeout")
+
+
+def read_solution(solver: Any, code: Any, um: UnrollModel, data: UnrollData, *, unknown: str) -> UnrollSolution:
+    """The grouping and crossbars of a solved :func:`build_model` (``unknown``: status for other codes)."""
+    from ortools.sat.python import cp_model
+
     status = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible", cp_model.INFEASIBLE: "infeasible"}.get(
-        code, "timeout"
+        code, unknown
     )
     if status not in ("optimal", "feasible"):
         return UnrollSolution(status, None, solver.best_objective_bound, [], [], [])
@@ -147,8 +154,8 @@ def solve(data: UnrollData, *, time_limit: float = 10.0, seed: int = 0, threads:
         edge_leaf.append([next(g for g in range(L) if solver.value(um.leaf_of[i, p, g])) for p in range(len(srcs))])
         leaf_cb.append([next(c for c in B if solver.value(um.leaf_on[i, g, c])) for g in range(L)])
         root_cb.append(next(c for c in B if solver.value(um.root_on[i, c])) if L > 1 else -1)
-    used = round(solver.objective_value)
-    return UnrollSolution(status, used, solver.best_objective_bound, edge_leaf, leaf_cb, root_cb)
+    bound = solver.objective_value if status == "optimal" else solver.best_objective_bound
+    return UnrollSolution(status, round(solver.objective_value), bound, edge_leaf, leaf_cb, root_cb)
 
 
 def to_decomposition(net: Network, data: UnrollData, solution: UnrollSolution) -> Decomposition:
