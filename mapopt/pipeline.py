@@ -10,11 +10,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mapopt.decompose import STRATEGIES, Decomposition, check_spec, decompose
+from mapopt.decompose.base import TRAFFIC_MODES
 from mapopt.errors import InputError
 from mapopt.hardware import Hardware
 from mapopt.network import Network
 from mapopt.problem import DEFAULT_OBJECTIVE, MappingProblem
 from mapopt.registry import make_solver, solver_class, solver_names
+from mapopt.simulate import with_simulated_traffic
 from mapopt.solver import Budget, SolveResult
 
 #: The solver a strategy without ``@SOLVER`` uses: the paper's baseline packer.
@@ -89,10 +91,23 @@ def run_strategy(
     default_solver: str | None = None,
     objective: str = DEFAULT_OBJECTIVE,
     solver_params: dict[str, Any] | None = None,
+    traffic: str = "upper",
 ) -> StrategyRun:
-    """Decompose ``net`` for ``hw`` and map it with the strategy's solver."""
+    """Decompose ``net`` for ``hw`` and map it with the strategy's solver.
+
+    ``traffic`` is how non-root units' spikes are counted (docs/model.md, section 3):
+    ``upper`` (the paper's sum of input spikes, on the network's own spike counts) or
+    ``simulated``: N' is simulated in exact mode on inputs firing with probability 0.2 per
+    step (seeded by the budget), and every spike count, inputs' and roots' included, comes
+    from that run (recorded in the spike provenance); non-root units count the steps in
+    which they send a nonzero partial sum.
+    """
+    if traffic not in TRAFFIC_MODES:
+        raise InputError(f"traffic must be one of {', '.join(TRAFFIC_MODES)}, got {traffic!r}", source="--traffic")
     decomposition_spec, solver_name = split_strategy(spec, hw, default_solver)
     dec = decompose(net, hw, decomposition_spec)
+    if traffic == "simulated":
+        dec = with_simulated_traffic(dec, seed=budget.seed)
     problem = MappingProblem(dec, hw, objective)
     solver = make_solver(solver_name, **(solver_params or {}))
     result = solver.solve(problem, budget)

@@ -132,3 +132,15 @@ def test_validate_bad_files(cli, tmp_path: Path, content: str, needle: str) -> N
     result = cli("validate", path)
     assert result.code == 2 and needle in result.stderr and str(path) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_run_with_simulated_traffic(cli) -> None:
+    args = ["run", "--net", "mlp:30-12-4", "--hw", "toy", "--mesh", "auto", "--decompose", "chain:3", "--json"]
+    upper = cli(*args)
+    simulated = cli(*args, "--traffic", "simulated")
+    assert upper.code == 0 and simulated.code == 0, simulated.stderr
+    (u,), (s,) = upper.json()["results"], simulated.json()["results"]
+    assert u["crossbars"] == s["crossbars"] and s["pruned_synapses"] == 0
+    assert s["deliveries"] != u["deliveries"]  # unit traffic now counts steps with a nonzero partial
+    bad = cli("run", "--traffic", "guess")
+    assert bad.code == 2 and "guess" in bad.stderr

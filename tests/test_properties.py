@@ -98,3 +98,19 @@ def test_metrics_invariant_under_relabelling(instance: tuple[Network, Hardware, 
         k: v for k, v in base.items() if k not in HOP_METRICS
     }
     assert moved["tiles"] == base["tiles"]
+
+
+def test_simulated_traffic_is_bounded_by_the_window() -> None:
+    from dataclasses import replace
+
+    from mapopt.hardware import load_preset
+    from mapopt.registry import resolve_net
+
+    net = resolve_net("mlp:40-10-3", seed=2)
+    hw = replace(load_preset("toy"), mesh=None)
+    run = run_strategy(net, hw, "chain:2@greedy", budget=Budget(seed=1), traffic="simulated")
+    dec = run.decomposition
+    assert dec.traffic == "simulated" and "simulated" in dec.network.spike_source
+    units = dec.level > 0
+    assert units.any() and (dec.network.spikes[units] <= net.timesteps).all()
+    assert run.result.metrics is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -38,6 +39,23 @@ TimeLimitOpt = Annotated[float | None, typer.Option("--time-limit", help="Second
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for generators and solvers.")]
 OutOpt = Annotated[str | None, typer.Option("--out", help="Folder for the mapping file(s) and report.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+class Traffic(StrEnum):
+    """How non-root units' spikes are counted (docs/model.md, section 3)."""
+
+    upper = "upper"
+    simulated = "simulated"
+
+
+TrafficOpt = Annotated[
+    Traffic,
+    typer.Option(
+        "--traffic",
+        help="Non-root unit traffic: upper (the paper's sum of input spikes) or simulated "
+        "(re-simulate N' on seeded random inputs; all spike counts then come from that run).",
+    ),
+]
 ObjectiveOpt = Annotated[
     str, typer.Option("--objective", help="crossbars-hops (default), crossbars-intercrossbar or energy.")
 ]

@@ -22,6 +22,8 @@ from mapopt.cli.common import (
     SolverOpt,
     SpikesOpt,
     TimeLimitOpt,
+    Traffic,
+    TrafficOpt,
     console,
     emit_json,
     load_hardware,
@@ -57,6 +59,7 @@ def run(
     time_limit: TimeLimitOpt = None,
     seed: SeedOpt = 0,
     objective: ObjectiveOpt = DEFAULT_OBJECTIVE,
+    traffic: TrafficOpt = Traffic.upper,
     out: OutOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -73,7 +76,11 @@ def run(
     runs = []
     for i, spec in enumerate(strategies, start=1):
         console.print(f"[{i}/{len(strategies)}] {spec}: decomposing and mapping {network.name} on {hardware.name}")
-        runs.append(run_strategy(network, hardware, spec, budget=budget, default_solver=solver, objective=objective))
+        runs.append(
+            run_strategy(
+                network, hardware, spec, budget=budget, default_solver=solver, objective=objective, traffic=str(traffic)
+            )
+        )
     doc = run_document(network, hardware, runs)
     if out is not None:
         for path in write_outputs(Path(out), network, hardware, runs):

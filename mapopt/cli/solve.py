@@ -27,6 +27,8 @@ from mapopt.cli.common import (
     SeedOpt,
     SpikesOpt,
     TimeLimitOpt,
+    Traffic,
+    TrafficOpt,
     console,
     emit_json,
     load_hardware,
@@ -77,6 +79,7 @@ def solve(
     threads: Annotated[int, typer.Option("--threads", help="Solver threads (CP-SAT workers).", min=1)] = 1,
     seed: SeedOpt = 0,
     objective: ObjectiveOpt = DEFAULT_OBJECTIVE,
+    traffic: TrafficOpt = Traffic.upper,
     out: OutOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -92,7 +95,9 @@ def solve(
         solver = JOINT_SOLVER
     budget = Budget(time_limit=time_limit, seed=seed, threads=threads)
     console.log(f"{solver}: mapping {network.name} ({decomposition}) on {hardware.name}, limit {time_limit} s")
-    run = run_strategy(network, hardware, f"{decomposition}@{solver}", budget=budget, objective=objective)
+    run = run_strategy(
+        network, hardware, f"{decomposition}@{solver}", budget=budget, objective=objective, traffic=str(traffic)
+    )
     row = run.row()
     if out is not None:
         for path in write_outputs(Path(out), network, hardware, [run]):
