@@ -98,6 +98,10 @@ class Hardware:
         d = self.hops(tiles, np.full_like(tiles, self.io_tile_id))
         return tiles[np.lexsort((tiles, d))]
 
+    def crossbar_slots(self) -> np.ndarray:
+        """Tile of every crossbar slot (K per tile), slots nearest the I/O tile first."""
+        return np.repeat(self.tiles_by_distance(), self.crossbars_per_tile)
+
     def with_mesh_for(self, crossbars: int) -> Hardware:
         """Resolve an 'auto' mesh to the smallest square mesh holding ``crossbars``."""
         if self.mesh is not None:

@@ -187,7 +187,7 @@ class SlotGrid:
 
     @classmethod
     def for_hardware(cls, hw: Hardware) -> SlotGrid:
-        tiles = np.repeat(hw.tiles_by_distance(), hw.crossbars_per_tile)
+        tiles = hw.crossbar_slots()
         x, y = hw.tile_xy(tiles)
         symmetric = transpose_symmetric(hw)
         first = np.full(hw.n_tiles, -1, dtype=np.int64)

@@ -66,8 +66,8 @@ def planted_optimum(net: Network, blocks: int, hw: Hardware) -> dict[str, float]
     hw = hw.with_mesh_for(blocks)
     if math.ceil(blocks / hw.crossbars_per_tile) > hw.n_tiles:
         raise InputError(f"{blocks} crossbars do not fit the mesh of {hw.name}", constraint="tile-capacity")
-    tiles = hw.tiles_by_distance()
-    slot_hops = np.repeat(hw.hops(tiles, np.full_like(tiles, hw.io_tile_id)), hw.crossbars_per_tile)[:blocks]
+    slots = hw.crossbar_slots()[:blocks]
+    slot_hops = hw.hops(slots, np.full_like(slots, hw.io_tile_id))
     hop_spikes = float(np.sort(block_spikes)[::-1] @ np.sort(slot_hops))
     return {"crossbars": blocks, "hop_spikes": hop_spikes, "intercrossbar_spikes": float(block_spikes.sum())}
 

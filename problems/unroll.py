@@ -182,5 +182,4 @@ def to_mapping(dec: Decomposition, data: UnrollData, solution: UnrollSolution, h
     dense = np.searchsorted(used, unit_crossbar)
     unit_crossbar = np.where(unit_crossbar >= 0, dense, -1)
     placed = hw.with_mesh_for(len(used))
-    tiles = placed.tiles_by_distance()[np.arange(len(used)) // hw.crossbars_per_tile]
-    return Mapping(unit_crossbar, tiles, placed.mesh)
+    return Mapping(unit_crossbar, placed.crossbar_slots()[: len(used)], placed.mesh)

@@ -16,6 +16,4 @@ def place_in_order(problem: MappingProblem, unit_crossbar: np.ndarray) -> Mappin
     """
     n_cb = int(unit_crossbar.max()) + 1 if (unit_crossbar >= 0).any() else 0
     hw = problem.hardware_for(n_cb)
-    tiles = hw.tiles_by_distance()
-    crossbar_tile = tiles[np.arange(n_cb) // hw.crossbars_per_tile]
-    return Mapping(unit_crossbar, crossbar_tile, hw.mesh)
+    return Mapping(unit_crossbar, hw.crossbar_slots()[:n_cb], hw.mesh)

@@ -73,11 +73,6 @@ class TrafficGraph:
         return (m + m.T).tocsr()
 
 
-def slot_order(hw: Hardware) -> np.ndarray:
-    """Tile of every crossbar slot (K per tile), slots nearest the I/O tile first."""
-    return np.repeat(hw.tiles_by_distance(), hw.crossbars_per_tile)
-
-
 def place_traffic(problem: MappingProblem, unit_crossbar: np.ndarray, ctx: SolveContext | None = None) -> Mapping:
     """Traffic-greedy placement of the crossbars of ``unit_crossbar`` onto tiles.
 

@@ -46,8 +46,7 @@ def read_spinemap(conn_path: Path, spike_path: Path | None = None, *, merge_dupl
         raise InputError("no connections found", source=str(conn_path))
     pre = np.concatenate([np.full(len(v) - 1, v[0]) for _, v in rows]).astype(np.int64)
     post = np.concatenate([np.asarray(v[1:]) for _, v in rows]).astype(np.int64)
-    ids = [v[0] for _, v in rows] + post.tolist()
-    n = max(ids) + 1
+    n = max(max(v[0] for _, v in rows), int(post.max(initial=0))) + 1
     spikes = np.zeros(n)
     timesteps = DEFAULT_TIMESTEPS
     source = "none (no spike file)"
