@@ -21,10 +21,11 @@ import numpy as np
 
 from mapopt.decompose import decompose
 from mapopt.hardware import load_preset
+from mapopt.io import resolve_net
 from mapopt.network import Network
 from mapopt.pipeline import run_strategy
 from mapopt.problem import MappingProblem
-from mapopt.registry import make_solver, resolve_net
+from mapopt.registry import make_solver
 from mapopt.solver import Budget
 
 FIELDS = ("crossbars", "synapse_utilization", "units", "depth", "pruned_synapses")

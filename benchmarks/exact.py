@@ -27,11 +27,12 @@ from mapopt.cli.solve import default_decomposition
 from mapopt.decompose import decompose
 from mapopt.errors import InputError
 from mapopt.hardware import Hardware, customise, load_preset
+from mapopt.io import resolve_net
 from mapopt.network import Network
 from mapopt.problem import MappingProblem
-from mapopt.registry import catalog, make_solver, resolve_net, solver_class, solver_names
+from mapopt.registry import catalog, make_solver, solver_class, solver_names
 from mapopt.solver import Budget, Status
-from problems.planted import planted
+from problems.instances.planted import planted
 
 #: Exact solvers that choose N' themselves (run only when named with --solvers).
 REGROUPING_SOLVERS = ("cpsat-joint",)

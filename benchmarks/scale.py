@@ -43,7 +43,7 @@ def hidden_for(synapses: float) -> int:
 def generate(synapses: float, path: Path) -> None:
     """Setup (not timed): build the MLP with rate-model spikes and write it."""
     from mapopt.io import write_network
-    from problems.generators import mlp
+    from problems.instances.mlp import mlp
 
     write_network(path, mlp([INPUTS, hidden_for(synapses), OUTPUTS], seed=0))
 
@@ -181,10 +181,11 @@ def quality(time_limit: float) -> None:
     random nets (exact solvers' incumbents and bounds within ``time_limit`` s each)."""
     from mapopt.decompose import decompose
     from mapopt.hardware import Hardware, load_preset
+    from mapopt.io import resolve_net
     from mapopt.problem import MappingProblem
-    from mapopt.registry import make_solver, resolve_net, solver_names
+    from mapopt.registry import make_solver, solver_names
     from mapopt.solver import Budget
-    from problems.planted import planted, planted_optimum
+    from problems.instances.planted import planted, planted_optimum
 
     facts = machine()
     print(f"Machine: {facts['cpu']}, {facts['nproc']} cores, {facts['ram_gb']} GB RAM; {facts['date']}\n")

@@ -4,7 +4,7 @@ A layer maps an input tensor (C, *spatial) to an output tensor, both flattened i
 (the NIR and PyTorch convention). Expanding it to neuron level means listing, for every
 output element, the input elements it reads and with which weight: one synapse each.
 Both the NIR importer (:mod:`mapopt.io.nir`) and the convolutional net generators
-(``problems/conv.py``) use these functions, so a generated conv net and an imported one
+(``problems/instances/conv.py``) use these functions, so a generated conv net and an imported one
 expand the same way. Everything is vectorised: the cost is linear in the synapse count.
 
 Conventions follow PyTorch's ``Conv1d``/``Conv2d``/``AvgPool2d`` (and hence NIR):

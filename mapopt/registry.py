@@ -1,34 +1,40 @@
-"""Where mapopt finds solvers, net generators and catalog nets.
+"""Where mapopt finds its plugins: solvers, net generators, catalog nets and file readers.
 
-The ``solvers`` and ``problems`` packages register themselves here when imported;
-mapopt never imports them at module level (dependencies point one way: they use mapopt's
-model, mapopt finds them through this registry). :func:`load_plugins` imports them on
-first use, and every ``solvers/*.py`` / ``problems/*.py`` module is discovered
-automatically, so adding a method means adding one module.
+Plugins are declared as Python entry points (the built-in ones in mapopt's own
+pyproject.toml), so an installed package outside mapopt adds a solver by declaring one
+entry point; mapopt never imports ``solvers`` or ``problems`` itself (dependencies point
+one way). Groups:
+
+- ``mapopt.solvers``: name -> a :class:`~mapopt.solver.Solver` subclass whose ``name`` is
+  that name (a stable lowercase word, e.g. ``greedy``);
+- ``mapopt.generators``: prefix -> a :class:`Generator` (``--net PREFIX:ARGS``);
+- ``mapopt.nets``: provider -> a callable returning :class:`NetEntry` objects (the catalog);
+- ``mapopt.readers``: name -> a :class:`FileReader` (network file formats by suffix).
+
+Loading is lazy: listing the names of a group reads only the installed metadata, and a
+plugin's module is imported when that plugin is first used, so ``mapopt --help`` imports
+no solver library (OR-Tools, PuLP...).
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from mapopt.errors import InputError
-from mapopt.io import read_network
-from mapopt.network import Network
-from mapopt.solver import Solver
 
-PLUGIN_PACKAGES = ("solvers", "problems")
+if TYPE_CHECKING:
+    from mapopt.network import Network
+    from mapopt.solver import Solver
 
-_SOLVERS: dict[str, type[Solver]] = {}
-_GENERATORS: dict[str, Generator] = {}
-_NETS: dict[str, NetEntry] = {}
-_loaded = False
-
-S = TypeVar("S", bound=type[Solver])
+SOLVERS = "mapopt.solvers"
+GENERATORS = "mapopt.generators"
+NETS = "mapopt.nets"
+READERS = "mapopt.readers"
 
 
 @dataclass(frozen=True)
@@ -52,40 +58,56 @@ class NetEntry:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def load_plugins() -> None:
-    """Import every module of the plugin packages once, so that they register."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for package_name in PLUGIN_PACKAGES:
-        package = importlib.import_module(package_name)
-        for info in pkgutil.iter_modules(package.__path__):
-            importlib.import_module(f"{package_name}.{info.name}")
+@dataclass(frozen=True)
+class FileReader:
+    """A network file format: the suffixes it claims and the function that reads such a file."""
+
+    name: str
+    suffixes: tuple[str, ...]
+    read: Callable[[Path], Network]
+
+
+@cache
+def _group(group: str) -> dict[str, EntryPoint]:
+    """The entry points of ``group`` by name; a name declared twice is an error naming both."""
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=group):
+        if ep.name in found and found[ep.name].value != ep.value:
+            raise RuntimeError(f"{group}: {ep.name!r} declared twice ({found[ep.name].value} and {ep.value})")
+        found[ep.name] = ep
+    return found
+
+
+@cache
+def _load(group: str, name: str) -> Any:
+    ep = _group(group)[name]
+    try:
+        return ep.load()
+    except (ImportError, AttributeError) as err:
+        raise RuntimeError(f"{group} plugin {name!r} ({ep.value}) cannot be loaded: {err}") from err
 
 
 # ---------------------------------------------------------------------- solvers
-def register_solver(cls: S) -> S:
-    """Class decorator: register a :class:`Solver` under its stable lowercase ``name``."""
-    name = cls.name
-    if not name or name != name.lower() or " " in name:
-        raise ValueError(f"solver name must be a non-empty lowercase word, got {name!r}")
-    if name in _SOLVERS and _SOLVERS[name] is not cls:
-        raise ValueError(f"solver name {name!r} registered twice")
-    _SOLVERS[name] = cls
+def _solver(name: str) -> type[Solver]:
+    cls = _load(SOLVERS, name)
+    if getattr(cls, "name", None) != name:
+        raise RuntimeError(f"{SOLVERS} entry point {name!r} names a class whose name is {getattr(cls, 'name', None)!r}")
+    if name != name.lower() or " " in name:
+        raise RuntimeError(f"solver name must be a lowercase word, got {name!r}")
     return cls
 
 
+@cache
 def solver_names() -> list[str]:
-    load_plugins()
-    return sorted(_SOLVERS)
+    """The names of every installed solver whose back end is available here (imports them all)."""
+    return sorted(name for name in _group(SOLVERS) if _solver(name).available())
 
 
 def solver_class(name: str) -> type[Solver]:
-    load_plugins()
-    if name not in _SOLVERS:
-        raise InputError(f"unknown solver {name!r}; known: {', '.join(sorted(_SOLVERS))}", source="--solver")
-    return _SOLVERS[name]
+    """The solver class registered as ``name`` (imports only that plugin's module)."""
+    if name not in _group(SOLVERS) or not _solver(name).available():
+        raise InputError(f"unknown solver {name!r}; known: {', '.join(solver_names())}", source="--solver")
+    return _solver(name)
 
 
 def make_solver(name: str, **params: Any) -> Solver:
@@ -98,55 +120,45 @@ def make_solver(name: str, **params: Any) -> Solver:
 
 
 # ---------------------------------------------------------------------- nets
-def register_generator(gen: Generator) -> Generator:
-    _GENERATORS[gen.prefix] = gen
+def generator_prefixes() -> list[str]:
+    """The ``--net PREFIX:ARGS`` prefixes, from the installed metadata (nothing imported)."""
+    return sorted(_group(GENERATORS))
+
+
+def generator(prefix: str) -> Generator | None:
+    """The generator of ``prefix`` (imports only its module), or None."""
+    if prefix not in _group(GENERATORS):
+        return None
+    gen = _load(GENERATORS, prefix)
+    if gen.prefix != prefix:
+        raise RuntimeError(f"{GENERATORS} entry point {prefix!r} names a generator with prefix {gen.prefix!r}")
     return gen
 
 
-def register_net(entry: NetEntry) -> NetEntry:
-    if entry.name in _NETS:
-        raise ValueError(f"catalog net {entry.name!r} registered twice")
-    _NETS[entry.name] = entry
-    return entry
-
-
 def generators() -> dict[str, Generator]:
-    load_plugins()
-    return dict(_GENERATORS)
+    """Every installed generator by prefix (imports them all)."""
+    return {prefix: generator(prefix) for prefix in generator_prefixes()}  # type: ignore[misc]
 
 
+@cache
 def catalog() -> dict[str, NetEntry]:
-    load_plugins()
-    return dict(_NETS)
+    """Every catalog net by name, from every ``mapopt.nets`` provider (imports them all)."""
+    nets: dict[str, NetEntry] = {}
+    for provider in sorted(_group(NETS)):
+        entries: Iterable[NetEntry] = _load(NETS, provider)()
+        for entry in entries:
+            if entry.name in nets:
+                raise RuntimeError(f"catalog net {entry.name!r} registered twice (provider {provider!r})")
+            nets[entry.name] = entry
+    return nets
 
 
-def resolve_net(spec: str, *, spikes: str | None = None, seed: int = 0, merge_duplicates: bool = False) -> Network:
-    """Turn a ``--net`` value into a network: a file path, a catalog name or ``PREFIX:ARGS``.
-
-    ``spikes`` is an optional spike file for formats that keep spikes apart (SpiNeMap);
-    ``merge_duplicates`` sums the weights of repeated synapses instead of rejecting them.
-    """
-    load_plugins()
-    path = Path(spec)
-    if path.exists():
-        return read_network(path, spikes=spikes, merge_duplicates=merge_duplicates)
-    if spikes is not None:
-        raise InputError(
-            f"only a SpiNeMap connection file takes a spike file; --net {spec} is not a file", source="--spikes"
-        )
-    if spec in _NETS:
-        return _NETS[spec].build()
-    prefix, sep, args = spec.partition(":")
-    if sep and prefix in _GENERATORS:
-        try:
-            return _GENERATORS[prefix].build(args, seed)
-        except InputError as err:
-            raise err.with_source(f"--net {spec}") from None
-    if sep or "." in spec or "/" in spec:
-        hint = f"no such file, and no generator {prefix!r}" if sep else "no such file"
-        raise InputError(f"{hint}; generators: {', '.join(sorted(_GENERATORS))}", source=spec)
-    raise InputError(
-        f"unknown net {spec!r}: not a file, a catalog name ({', '.join(sorted(_NETS))}) "
-        f"or PREFIX:ARGS ({', '.join(sorted(_GENERATORS))})",
-        source="--net",
-    )
+@cache
+def readers() -> dict[str, FileReader]:
+    """Every installed network file reader by suffix (lower case, with the dot)."""
+    by_suffix: dict[str, FileReader] = {}
+    for name in sorted(_group(READERS)):
+        reader: FileReader = _load(READERS, name)
+        for suffix in reader.suffixes:
+            by_suffix[suffix.lower()] = reader
+    return by_suffix

@@ -115,6 +115,11 @@ class Solver(ABC):
     exact: ClassVar[bool] = False
     description: ClassVar[str] = ""
 
+    @classmethod
+    def available(cls) -> bool:
+        """Whether the solver's back end is installed here (unavailable ones are not listed)."""
+        return True
+
     def get_params(self) -> dict[str, Any]:
         """The keyword-only hyperparameters, as given."""
         sig = inspect.signature(type(self).__init__)

@@ -1,4 +1,6 @@
-"""Solver back ends, one module per method, each registered under a stable lowercase name.
+"""Solver back ends: one module per method, each a :class:`mapopt.solver.Solver` subclass.
 
-Modules here are discovered and imported by :func:`mapopt.registry.load_plugins`.
+Every method is declared as a ``mapopt.solvers`` entry point in pyproject.toml under its
+stable lowercase name. The engines several methods share (packing, placement, incremental
+costs, the exact lexicographic procedure) are in :mod:`solvers.common`.
 """

@@ -4,7 +4,7 @@ It starts from any registered solver's mapping (``start="greedy"`` by default) a
 the validator's constraints at every step (a move that breaks ``columns`` or ``rows`` is
 never made; units are never moved to an empty crossbar, so the crossbar count never
 grows). Moves are scored with the incremental totals of
-:class:`solvers.incremental.IncrementalCost`:
+:class:`solvers.common.incremental.IncrementalCost`:
 
 - emptying moves: a unit of the least-filled crossbar goes to the crossbar that needs the
   fewest new rows for it; an emptied crossbar lowers the first objective key, so these are
@@ -30,9 +30,9 @@ import numpy as np
 from mapopt.evaluation import assess
 from mapopt.mapping import Mapping
 from mapopt.problem import OBJECTIVES, MappingProblem
-from mapopt.registry import make_solver, register_solver
+from mapopt.registry import make_solver
 from mapopt.solver import Outcome, SolveContext, Solver
-from solvers.incremental import IncrementalCost
+from solvers.common.incremental import IncrementalCost
 
 #: An applied move, as its undo: ("unit", unit, crossbar to move it back to) or ("tile", slot, slot).
 Move = tuple[str, int, int]
@@ -55,7 +55,6 @@ def objective_key(state: IncrementalCost, problem: MappingProblem) -> tuple[floa
     return (float(state.crossbars), second)
 
 
-@register_solver
 class Anneal(Solver):
     """Simulated annealing refinement of another solver's mapping."""
 

@@ -21,7 +21,6 @@ import numpy as np
 from mapopt.evaluation import assess
 from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
-from mapopt.registry import register_solver
 from mapopt.solver import Outcome, SolveContext, Solver
 from solvers.anneal import Anneal
 from solvers.greedy import Greedy
@@ -33,7 +32,6 @@ from solvers.partition import Partition
 MIN_REFINE_SECONDS = 0.5
 
 
-@register_solver
 class Auto(Solver):
     """Portfolio by size: layered always, greedy/partition on mid-size nets, anneal on small ones."""
 

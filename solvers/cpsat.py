@@ -1,8 +1,8 @@
 """Exact mapping with OR-Tools CP-SAT: the models of ``problems/`` proven optimal, or a bound and a gap.
 
 The formulations (crossbar assignment, placement QAP, joint assignment + placement) and
-the lexicographic phases live in :mod:`problems.assignment`, :mod:`problems.placement_qap`
-and :mod:`problems.joint`; this module is the CP-SAT back end: enforcement literals for
+the lexicographic phases live in :mod:`problems.formulations.assignment`, :mod:`problems.formulations.placement_qap`
+and :mod:`solvers.common.lexicographic`; this module is the CP-SAT back end: enforcement literals for
 the hop linearisation, ``AddAbsEquality`` for Manhattan distances, solution hints from the
 greedy packing, a solution callback for the anytime history, ``num_workers`` =
 ``budget.threads`` and ``random_seed`` = the run's seed (deterministic with one worker).
@@ -20,14 +20,13 @@ from typing import Any
 from ortools.sat.python import cp_model
 
 from mapopt.problem import MappingProblem
-from mapopt.registry import register_solver
 from mapopt.solver import Outcome, SolveContext, Solver
-from problems.joint import OnImprove, Run, solve_lexicographic, warm_start
-from problems.joint_grouping import solve_grouping
+from solvers.common.grouping import solve_grouping
+from solvers.common.lexicographic import OnImprove, Run, solve_lexicographic, warm_start
 
 
 class CpSatBuilder:
-    """A :class:`problems.assignment.Builder` over a ``cp_model.CpModel``."""
+    """A :class:`problems.formulations.assignment.Builder` over a ``cp_model.CpModel``."""
 
     native = True
 
@@ -103,7 +102,6 @@ class CpSatBackend:
         return Run("unknown", None, None, bound if math.isfinite(bound) else None)
 
 
-@register_solver
 class CpSat(Solver):
     """OR-Tools CP-SAT on the lexicographic assignment + placement models (exact)."""
 
@@ -122,7 +120,6 @@ class CpSat(Solver):
         return solve_lexicographic(problem, ctx, backend, warm=warm, symmetry=self.symmetry_breaking)
 
 
-@register_solver
 class CpSatJoint(Solver):
     """CP-SAT choosing each unrolled neuron's input grouping jointly with the assignment (tiny nets, exact)."""
 

@@ -1,25 +1,23 @@
 """``greedy``: first-fit-decreasing affinity packing, then traffic-greedy tile placement.
 
 Assignment: units in first-fit-decreasing order grouped by shared inputs
-(:func:`solvers.packing.affinity_order`), packed so that a crossbar prefers the units whose
-sources it already holds (:func:`solvers.packing.pack_affinity`); this is the
+(:func:`solvers.common.packing.affinity_order`), packed so that a crossbar prefers the units whose
+sources it already holds (:func:`solvers.common.packing.pack_affinity`); this is the
 shared-input clustering idea of SpiNeMap (Balaji et al., TVLSI 2020, arXiv 1909.01843)
 applied to the crossbar-packing step of Balaji et al. (IEEE ESL 2020, arXiv 2009.09298).
-Under-filled crossbars are then merged where they fit (:func:`solvers.packing.merge_crossbars`).
-Placement: traffic-greedy (:func:`solvers.traffic.place_traffic`). It is fast (vectorised per
+Under-filled crossbars are then merged where they fit (:func:`solvers.common.packing.merge_crossbars`).
+Placement: traffic-greedy (:func:`solvers.common.traffic.place_traffic`). It is fast (vectorised per
 crossbar, no per-synapse Python) and deterministic; it is also the start of ``anneal``.
 """
 
 from __future__ import annotations
 
 from mapopt.problem import MappingProblem
-from mapopt.registry import register_solver
 from mapopt.solver import Outcome, SolveContext, Solver
-from solvers.packing import affinity_order, merge_crossbars, pack_affinity
-from solvers.traffic import place_traffic
+from solvers.common.packing import affinity_order, merge_crossbars, pack_affinity
+from solvers.common.traffic import place_traffic
 
 
-@register_solver
 class Greedy(Solver):
     """Affinity-packing first-fit decreasing + traffic-greedy placement."""
 

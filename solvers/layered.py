@@ -6,7 +6,7 @@ range; in a convolutional layer the output channels at one spatial location read
 same window, and neighbouring locations overlapping windows. Ordering units by (layer,
 smallest raw input, position, neuron) (``Network.layer`` and the decomposition's
 ``origin``/``position``) therefore puts units with shared inputs next to each other, and
-one next-fit pass (:func:`solvers.packing.pack_sequential`, one numpy step per crossbar)
+one next-fit pass (:func:`solvers.common.packing.pack_sequential`, one numpy step per crossbar)
 packs them; under-filled crossbars are merged where they fit; placement is traffic-greedy.
 Nets without layer information are treated as one layer. ``auto`` always tries this method,
 and on very large nets it is the only one it runs.
@@ -18,11 +18,10 @@ import numpy as np
 
 from mapopt.decompose.base import Decomposition
 from mapopt.problem import MappingProblem
-from mapopt.registry import register_solver
 from mapopt.solver import Outcome, SolveContext, Solver
-from solvers.packing import merge_crossbars, pack_sequential, raw_signature
-from solvers.placement import place_in_order
-from solvers.traffic import place_traffic
+from solvers.common.packing import merge_crossbars, pack_sequential, raw_signature
+from solvers.common.placement import place_in_order
+from solvers.common.traffic import place_traffic
 
 
 def layer_order(dec: Decomposition) -> np.ndarray:
@@ -32,7 +31,6 @@ def layer_order(dec: Decomposition) -> np.ndarray:
     return units[np.lexsort((dec.origin[units], dec.position[units], sig, dec.network.layer[units]))]
 
 
-@register_solver
 class Layered(Solver):
     """Layer-aware ordering + exact next-fit packing + traffic-greedy placement."""
 

@@ -15,9 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from mapopt.problem import MappingProblem
-from mapopt.registry import register_solver
 from mapopt.solver import Outcome, SolveContext, Solver
-from solvers.placement import place_in_order
+from solvers.common.placement import place_in_order
 
 #: Check the deadline every this many units.
 CHECK_EVERY = 1024
@@ -58,7 +57,6 @@ def pack_greedy(problem: MappingProblem, ctx: SolveContext, window: int) -> np.n
     return unit_crossbar
 
 
-@register_solver
 class PaperGreedy(Solver):
     """Greedy most-utilised-first packing (Balaji et al. 2020) + in-order placement."""
 

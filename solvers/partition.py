@@ -8,7 +8,7 @@ in two parts, i.e. a row and a delivery paid twice. Minimising the cut therefore
 units that share sources (the source-sharing structure) without building the quadratic
 clique expansion of it. Parts are sized for ``fill`` x C columns; METIS balances
 columns but knows nothing of rows, so the parts are then *repaired*: units are packed
-part by part with :func:`solvers.packing.pack_affinity`, which splits any part that
+part by part with :func:`solvers.common.packing.pack_affinity`, which splits any part that
 would exceed R rows or C columns, and under-filled crossbars are merged. Placement is traffic-greedy.
 """
 
@@ -22,10 +22,9 @@ import scipy.sparse as sp
 
 from mapopt.decompose.base import Decomposition
 from mapopt.problem import MappingProblem
-from mapopt.registry import register_solver
 from mapopt.solver import Outcome, SolveContext, Solver
-from solvers.packing import affinity_order, merge_crossbars, pack_affinity
-from solvers.traffic import place_traffic
+from solvers.common.packing import affinity_order, merge_crossbars, pack_affinity
+from solvers.common.traffic import place_traffic
 
 
 def metis_parts(dec: Decomposition, n_parts: int, *, traffic_weight: float, imbalance: float, seed: int) -> np.ndarray:
@@ -54,7 +53,6 @@ def metis_parts(dec: Decomposition, n_parts: int, *, traffic_weight: float, imba
     return np.asarray(parts, dtype=np.int64)
 
 
-@register_solver
 class Partition(Solver):
     """METIS partitioning of N' into crossbar-sized parts, repaired by affinity packing."""
 

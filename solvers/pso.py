@@ -9,13 +9,13 @@ the random-key encoding of a permutation so that the standard continuous PSO upd
 Gaussian noise of ``spread`` ranks, so particles explore nearby orders:
 
 - assignment: a particle holds one key per unit; sorting the keys gives a unit order that
-  :func:`solvers.packing.pack_sequential` packs exactly (then
-  :func:`solvers.packing.merge_crossbars`); fitness = (crossbars,
+  :func:`solvers.common.packing.pack_sequential` packs exactly (then
+  :func:`solvers.common.packing.merge_crossbars`); fitness = (crossbars,
   intercrossbar spikes). Particle 0 starts at the layer-aware order (``layered``), the
   others around it with Gaussian noise, so the swarm never ends worse than that start;
 - placement: a particle holds one key per crossbar; sorting them deals out the slots of
-  the traffic-greedy placement (:func:`solvers.traffic.place_traffic`, particle 0);
-  fitness = hop_spikes of :class:`solvers.traffic.TrafficGraph`.
+  the traffic-greedy placement (:func:`solvers.common.traffic.place_traffic`, particle 0);
+  fitness = hop_spikes of :class:`solvers.common.traffic.TrafficGraph`.
 
 The run length is set by ``iterations`` (deterministic under a seed); the time limit stops
 it early.
@@ -30,17 +30,15 @@ import numpy as np
 
 from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
-from mapopt.registry import register_solver
 from mapopt.solver import Outcome, SolveContext, Solver
+from solvers.common.packing import merge_crossbars, pack_sequential
+from solvers.common.traffic import TrafficGraph, place_traffic
 from solvers.layered import layer_order
-from solvers.packing import merge_crossbars, pack_sequential
-from solvers.traffic import TrafficGraph, place_traffic
 
 #: Share of the remaining time the assignment swarm may use; placement gets the rest.
 ASSIGNMENT_SHARE = 0.6
 
 
-@register_solver
 class ParticleSwarm(Solver):
     """Random-key PSO (SpiNeMap / PSOPART) for assignment, then for placement."""
 

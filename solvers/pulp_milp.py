@@ -1,9 +1,10 @@
 """Exact mapping with MILP solvers through PuLP: CBC (``pulp-cbc``) and HiGHS (``pulp-highs``).
 
-The same formulations and lexicographic phases as ``cpsat`` (:mod:`problems.joint`), built
+The same formulations and lexicographic phases as ``cpsat`` (:mod:`solvers.common.lexicographic`), built
 as linear programs: the hop linearisation uses a big-M row (the largest hop count of the
 mesh), absolute values two rows. ``pulp.listSolvers(onlyAvailable=True)`` lists
-``PULP_CBC_CMD`` and ``HiGHS`` (highspy) on this machine; both are registered here.
+``PULP_CBC_CMD`` and ``HiGHS`` (highspy) on this machine; both are registered (``pulp-highs`` only
+where highspy is installed, see :meth:`PulpHighs.available`).
 
 Warm start: CBC reads the greedy start as a MIP start (``-mips``); for HiGHS, which PuLP
 does not warm-start, :class:`_HighsWithStart` passes it with ``Highs.setSolution``. Bound:
@@ -31,9 +32,8 @@ import numpy as np
 import pulp
 
 from mapopt.problem import MappingProblem
-from mapopt.registry import register_solver
 from mapopt.solver import Outcome, SolveContext, Solver
-from problems.joint import OnImprove, Run, solve_lexicographic, warm_start
+from solvers.common.lexicographic import OnImprove, Run, solve_lexicographic, warm_start
 
 #: Seconds CBC may run past its time limit (its own ``-sec`` stop writes the incumbent) before it is killed.
 CBC_GRACE_S = 0.5
@@ -42,7 +42,7 @@ CBC_BOUND = re.compile(r"best possible (-?[0-9.]+(?:[eE][-+]?[0-9]+)?)")
 
 
 class PulpBuilder:
-    """A :class:`problems.assignment.Builder` over a ``pulp.LpProblem``."""
+    """A :class:`problems.formulations.assignment.Builder` over a ``pulp.LpProblem``."""
 
     native = False
 
@@ -193,7 +193,7 @@ def _value(var: Any) -> float:
 
 
 class _PulpSolver(Solver):
-    """The MILP solvers: the lexicographic phases of :mod:`problems.joint` on one PuLP engine."""
+    """The MILP solvers: the lexicographic phases of :mod:`solvers.common.lexicographic` on one PuLP engine."""
 
     engine: ClassVar[str] = ""
     exact = True
@@ -208,7 +208,6 @@ class _PulpSolver(Solver):
         return solve_lexicographic(problem, ctx, backend, warm=warm, symmetry=self.symmetry_breaking)
 
 
-@register_solver
 class PulpCbc(_PulpSolver):
     """CBC (COIN-OR branch and cut, bundled with PuLP) on the MILP formulation."""
 
@@ -217,12 +216,14 @@ class PulpCbc(_PulpSolver):
     description = "exact: COIN-OR CBC through PuLP, MILP of the lexicographic assignment + placement models"
 
 
-if pulp.HiGHS().available():
+class PulpHighs(_PulpSolver):
+    """HiGHS (highspy) on the MILP formulation."""
 
-    @register_solver
-    class PulpHighs(_PulpSolver):
-        """HiGHS (highspy) on the MILP formulation."""
+    name = "pulp-highs"
+    engine = "highs"
+    description = "exact: HiGHS (highspy) through PuLP, MILP of the lexicographic assignment + placement models"
 
-        name = "pulp-highs"
-        engine = "highs"
-        description = "exact: HiGHS (highspy) through PuLP, MILP of the lexicographic assignment + placement models"
+    @classmethod
+    def available(cls) -> bool:
+        """PuLP's HiGHS interface needs the highspy package."""
+        return bool(pulp.HiGHS().available())

@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from mapopt.registry import catalog, resolve_net
-from problems.catalog import DEFAULT_NET
+from mapopt.io import resolve_net
+from mapopt.registry import catalog
+from problems.instances.catalog import DEFAULT_NET
 
 TIERS = ("tiny", "small", "medium", "large", "huge")
 ENTRIES = catalog()

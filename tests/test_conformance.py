@@ -1,7 +1,7 @@
 """Conformance suite: every registered solver, exact or heuristic, honours the one solver interface.
 
 Parametrized over :func:`mapopt.registry.solver_names`, so a new solver module is checked
-as soon as it registers. Instances are planted (``problems/planted.py``), so the optimum is
+as soon as it registers. Instances are planted (``problems/instances/planted.py``), so the optimum is
 known by construction and no solver is judged against another.
 """
 

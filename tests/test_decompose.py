@@ -13,9 +13,10 @@ from mapopt.decompose.ordering import block_groups, source_keys
 from mapopt.decompose.tree import tree_levels, tree_units
 from mapopt.errors import InputError
 from mapopt.hardware import Hardware, load_preset
+from mapopt.io import resolve_net
 from mapopt.network import Network
 from mapopt.problem import MappingProblem
-from mapopt.registry import make_solver, resolve_net
+from mapopt.registry import make_solver
 from mapopt.solver import Budget
 
 
@@ -150,7 +151,7 @@ def test_parse_spec_options() -> None:
 
 def test_exact_unroll_model_finds_the_optimum() -> None:
     from mapopt.evaluation import assess
-    from problems.unroll import UnrollData, solve, to_decomposition, to_mapping
+    from problems.formulations.unroll import UnrollData, solve, to_decomposition, to_mapping
 
     pre = np.tile(np.arange(6), 3)
     post = np.repeat([6, 7, 8], 6)

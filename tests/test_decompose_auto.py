@@ -12,8 +12,8 @@ from mapopt.decompose.base import unit_slots
 from mapopt.decompose.ordering import group_inputs, unique_inverse
 from mapopt.decompose.tree import grouped_tree
 from mapopt.hardware import Hardware, load_preset
+from mapopt.io import resolve_net
 from mapopt.network import Network
-from mapopt.registry import load_plugins, resolve_net
 
 
 def small_hw(f: int, rows: int, columns: int = 8) -> Hardware:
@@ -95,7 +95,6 @@ PINNED = [
 
 
 def test_auto_choices_are_pinned() -> None:
-    load_plugins()
     for spec, hw_spec, choice in PINNED:
         net = resolve_net(spec)
         hw = load_preset(hw_spec) if isinstance(hw_spec, str) else small_hw(*hw_spec)

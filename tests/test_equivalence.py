@@ -7,8 +7,7 @@ import numpy as np
 from mapopt.decompose import decompose
 from mapopt.equivalence import check_equivalence
 from mapopt.hardware import Hardware
-from mapopt.io import read_network
-from mapopt.registry import resolve_net
+from mapopt.io import read_network, resolve_net
 
 TOY = Hardware(name="toy", rows=16, columns=16, fanin=16, crossbars_per_tile=4, mesh=None)
 

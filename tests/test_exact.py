@@ -13,14 +13,20 @@ from hypothesis import strategies as st
 from mapopt.decompose import decompose
 from mapopt.decompose.prune import no_decomposition
 from mapopt.hardware import customise, load_preset
-from mapopt.io import write_network
+from mapopt.io import resolve_net, write_network
 from mapopt.network import Network
 from mapopt.problem import OBJECTIVES, MappingProblem
-from mapopt.registry import catalog, make_solver, resolve_net, solver_class, solver_names
+from mapopt.registry import catalog, make_solver, solver_class, solver_names
 from mapopt.solver import Budget, Status
-from problems.assignment import AssignmentData, AssignmentModel, BuildInterrupted, Weights, crossbar_lower_bounds
-from problems.bruteforce import brute_force
-from problems.planted import planted, planted_optimum
+from problems.formulations.assignment import (
+    AssignmentData,
+    AssignmentModel,
+    BuildInterrupted,
+    Weights,
+    crossbar_lower_bounds,
+)
+from problems.formulations.bruteforce import brute_force
+from problems.instances.planted import planted, planted_optimum
 from solvers.cpsat import CpSatBuilder
 
 EXACT = [name for name in solver_names() if solver_class(name).exact]

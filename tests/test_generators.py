@@ -11,15 +11,15 @@ from hypothesis import strategies as st
 
 from mapopt import layers
 from mapopt.errors import InputError
-from mapopt.io import read_spinemap, write_spinemap
+from mapopt.io import read_spinemap, resolve_net, write_spinemap
 from mapopt.network import Network
-from mapopt.registry import generators, resolve_net
-from problems.conv import conv_facts, conv_graph, conv_net, lenet5, parse_spec
-from problems.filters import edgedet, gaussian, imgsmooth
-from problems.generators import mlp
-from problems.random_graphs import erdos_renyi, powerlaw
-from problems.recurrent import lsm, rnn
-from problems.synfire import synfire
+from mapopt.registry import generators
+from problems.instances.conv import conv_facts, conv_graph, conv_net, lenet5, parse_spec
+from problems.instances.filters import edgedet, gaussian, imgsmooth
+from problems.instances.mlp import mlp
+from problems.instances.random_graphs import erdos_renyi, powerlaw
+from problems.instances.recurrent import lsm, rnn
+from problems.instances.synfire import synfire
 
 
 # ---------------------------------------------------------------------- direct references

@@ -16,11 +16,11 @@ from mapopt.network import Network
 from mapopt.problem import MappingProblem
 from mapopt.registry import make_solver
 from mapopt.solver import Budget, SolveContext, Status
-from problems.generators import mlp
-from solvers.incremental import IncrementalCost
-from solvers.packing import affinity_order, pack_affinity, pack_sequential
-from solvers.placement import place_in_order
-from solvers.traffic import FULL_SCAN_TILES, place_traffic
+from problems.instances.mlp import mlp
+from solvers.common.incremental import IncrementalCost
+from solvers.common.packing import affinity_order, pack_affinity, pack_sequential
+from solvers.common.placement import place_in_order
+from solvers.common.traffic import FULL_SCAN_TILES, place_traffic
 
 HEURISTICS = {
     "greedy": {},

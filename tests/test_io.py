@@ -13,10 +13,18 @@ from mapopt.decompose import decompose
 from mapopt.errors import InputError
 from mapopt.evaluation import assess
 from mapopt.hardware import load_preset
-from mapopt.io import read_mapping, read_network, read_spinemap, write_mapping, write_network, write_spinemap
+from mapopt.io import (
+    read_mapping,
+    read_network,
+    read_spinemap,
+    resolve_net,
+    write_mapping,
+    write_network,
+    write_spinemap,
+)
 from mapopt.network import Network
 from mapopt.problem import MappingProblem
-from mapopt.registry import make_solver, resolve_net
+from mapopt.registry import make_solver
 from mapopt.solver import Budget
 
 TOY = replace(load_preset("toy"), mesh=None)  # auto mesh: test nets need more than 2x2 tiles

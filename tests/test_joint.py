@@ -20,7 +20,7 @@ from mapopt.network import Network
 from mapopt.problem import MappingProblem
 from mapopt.registry import catalog, make_solver
 from mapopt.solver import Budget, SolveResult, Status
-from problems.bruteforce import brute_force
+from problems.formulations.bruteforce import brute_force
 
 #: R=4 rows, C=4 columns, leaves of at most k=F=2 inputs.
 SMALL = Hardware(name="small", rows=4, columns=4, fanin=2, crossbars_per_tile=1, mesh=None)

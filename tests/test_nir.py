@@ -12,11 +12,10 @@ import pytest
 from mapopt.decompose import decompose
 from mapopt.errors import InputError
 from mapopt.hardware import load_preset
-from mapopt.io import read_network
+from mapopt.io import read_network, resolve_net
 from mapopt.io.nir import DEFAULT_DT, from_nir, to_nir, write_nir
 from mapopt.network import Network
-from mapopt.registry import resolve_net
-from problems.conv import conv_graph, conv_net, parse_spec
+from problems.instances.conv import conv_graph, conv_net, parse_spec
 
 
 def roundtrip(tmp_path: Path, graph: nir.NIRGraph, name: str = "model") -> Network:

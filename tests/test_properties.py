@@ -104,7 +104,7 @@ def test_simulated_traffic_is_bounded_by_the_window() -> None:
     from dataclasses import replace
 
     from mapopt.hardware import load_preset
-    from mapopt.registry import resolve_net
+    from mapopt.io import resolve_net
 
     net = resolve_net("mlp:40-10-3", seed=2)
     hw = replace(load_preset("toy"), mesh=None)

@@ -14,8 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from mapopt.hardware import Hardware, customise, load_preset
+from mapopt.io import resolve_net
 from mapopt.network import Network
-from mapopt.registry import resolve_net
 from mapopt.report import HEADINGS, fmt
 
 #: Progress and tables go to stderr, so ``--json`` output on stdout stays clean.

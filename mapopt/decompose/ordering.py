@@ -22,7 +22,7 @@ is a fast, vectorised heuristic that works from two ingredients:
   layers) still put their leaves on the same rows.
 
 The exact counterpart (grouping plus crossbar assignment by CP-SAT, for small nets) is
-:mod:`problems.unroll`.
+:mod:`problems.formulations.unroll`.
 """
 
 from __future__ import annotations

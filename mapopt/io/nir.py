@@ -41,8 +41,8 @@ from nir.serialization import hdf2dict
 from mapopt import layers
 from mapopt.decompose.base import Decomposition
 from mapopt.errors import InputError
-from mapopt.io import register_reader
 from mapopt.network import DEFAULT_TIMESTEPS, Network
+from mapopt.registry import FileReader
 from mapopt.simulate import with_simulated_spikes
 
 #: Time step (s) used to turn NIR's continuous time constants into per-step leaks and
@@ -536,4 +536,5 @@ def write_nir(path: Path, model: Network | Decomposition, *, dt: float = DEFAULT
     nir.write(Path(path), to_nir(model, dt=dt))
 
 
-register_reader((".nir", ".h5", ".hdf5"), read_nir)
+#: The ``mapopt.readers`` plugin for NIR files (declared in pyproject.toml).
+READER = FileReader("nir", (".nir", ".h5", ".hdf5"), read_nir)

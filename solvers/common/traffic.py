@@ -28,7 +28,7 @@ from mapopt.hardware import Hardware
 from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
 from mapopt.solver import SolveContext
-from solvers.arrays import unique_sorted
+from solvers.common.arrays import unique_sorted
 
 #: Above this many tiles, candidate slots are searched in rings around the neighbours'
 #: weighted median instead of over the whole mesh.

@@ -22,9 +22,9 @@ from scipy.sparse.csgraph import dijkstra
 
 from mapopt.errors import InputError
 from mapopt.network import DEFAULT_TIMESTEPS, Network
-from mapopt.registry import Generator, register_generator
-from problems.specs import parse_options
-from problems.spikes import with_bernoulli_spikes
+from mapopt.registry import Generator
+from problems.instances.specs import parse_options
+from problems.instances.spikes import with_bernoulli_spikes
 
 
 def _finish(
@@ -139,19 +139,17 @@ def _powerlaw(args: str, seed: int) -> Network:
     )
 
 
-register_generator(
-    Generator(
-        prefix="er",
-        syntax="er:n=N,m=M[,inputs=K]",
-        description="Erdos-Renyi G(n, m): exactly M random synapses, first K (n/10) neurons are inputs",
-        build=_er,
-    )
+#: ``--net er:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
+ER_GENERATOR = Generator(
+    prefix="er",
+    syntax="er:n=N,m=M[,inputs=K]",
+    description="Erdos-Renyi G(n, m): exactly M random synapses, first K (n/10) neurons are inputs",
+    build=_er,
 )
-register_generator(
-    Generator(
-        prefix="powerlaw",
-        syntax="powerlaw:n=N[,inputs=K,alpha=2.2,kmin=2,kmax=N-1]",
-        description="heavy-tailed (Pareto) fan-in, distinct uniform sources per neuron",
-        build=_powerlaw,
-    )
+#: ``--net powerlaw:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
+POWERLAW_GENERATOR = Generator(
+    prefix="powerlaw",
+    syntax="powerlaw:n=N[,inputs=K,alpha=2.2,kmin=2,kmax=N-1]",
+    description="heavy-tailed (Pareto) fan-in, distinct uniform sources per neuron",
+    build=_powerlaw,
 )

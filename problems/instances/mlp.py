@@ -2,7 +2,7 @@
 
 ``mlp:784-100-10`` is a fully connected multilayer perceptron (layer sizes separated by
 ``-``; the first layer is the inputs), with Gaussian weights scaled by 2/sqrt(fan-in)
-and spike counts simulated on a rate-coded scikit-learn digits image (:mod:`problems.spikes`).
+and spike counts simulated on a rate-coded scikit-learn digits image (:mod:`problems.instances.spikes`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 
 from mapopt.errors import InputError
 from mapopt.network import DEFAULT_TIMESTEPS, Network
-from mapopt.registry import Generator, register_generator
-from problems.spikes import with_image_spikes
+from mapopt.registry import Generator
+from problems.instances.spikes import with_image_spikes
 
 
 def mlp(sizes: list[int], *, seed: int = 0, timesteps: int = DEFAULT_TIMESTEPS, spikes: str = "simulated") -> Network:
@@ -53,11 +53,10 @@ def _parse_sizes(args: str) -> list[int]:
         raise InputError(f"mlp sizes must be integers separated by '-', got {args!r}") from None
 
 
-register_generator(
-    Generator(
-        prefix="mlp",
-        syntax="mlp:N0-N1-...-Nk",
-        description="fully connected MLP, N0 inputs; spikes simulated on a digits image",
-        build=lambda args, seed: mlp(_parse_sizes(args), seed=seed),
-    )
+#: ``--net mlp:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
+MLP_GENERATOR = Generator(
+    prefix="mlp",
+    syntax="mlp:N0-N1-...-Nk",
+    description="fully connected MLP, N0 inputs; spikes simulated on a digits image",
+    build=lambda args, seed: mlp(_parse_sizes(args), seed=seed),
 )

@@ -24,7 +24,7 @@ import numpy as np
 
 from mapopt.hardware import Hardware
 from mapopt.problem import MappingProblem
-from problems.assignment import CHECK_EVERY, Builder, BuildInterrupted, transpose_symmetric
+from problems.formulations.assignment import CHECK_EVERY, Builder, BuildInterrupted, transpose_symmetric
 
 
 @dataclass(frozen=True, eq=False)

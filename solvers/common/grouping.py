@@ -1,8 +1,8 @@
 """Exact joint decomposition grouping + crossbar assignment for tiny nets (CP-SAT).
 
-The exact solvers of :mod:`problems.joint` map a *fixed* N'. Here how each unrolled
+The exact solvers of :mod:`solvers.common.lexicographic` map a *fixed* N'. Here how each unrolled
 neuron's inputs are grouped into units is a decision as well, through the CP-SAT model of
-:mod:`problems.unroll` (MODEL.md section 6, problems 1 and 2 together): every compute
+:mod:`problems.formulations.unroll` (MODEL.md section 6, problems 1 and 2 together): every compute
 neuron with fan-in m above the leaf size k becomes a two-level tree of ceil(m/k) leaves
 (at most k raw inputs each) and one root summing their partials, and every leaf and root
 is put on a crossbar, minimising crossbars under ``rows`` and ``columns``.
@@ -17,9 +17,9 @@ Procedure:
 1. minimise crossbars over groupings and assignments (warm start: the balanced tree with
    inputs by id, packed by the registered greedy heuristics; leaf symmetry broken by
    "input p only in leaves <= p", a relabelling of leaves by their first input);
-2. turn the best grouping into N' (:func:`problems.unroll.to_decomposition`, which builds
+2. turn the best grouping into N' (:func:`problems.formulations.unroll.to_decomposition`, which builds
    it through :func:`mapopt.decompose.tree.grouped_tree` and ``assemble``);
-3. the lexicographic solve of :mod:`problems.joint` on that N', given the phase-1 bound
+3. the lexicographic solve of :mod:`solvers.common.lexicographic` on that N', given the phase-1 bound
    (valid for every member of the space), for the assignment, placement and secondary key.
 
 The secondary key (hop_spikes, intercrossbar spikes) is then proven for the chosen
@@ -42,9 +42,8 @@ from mapopt.errors import InputError
 from mapopt.network import Network
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Status
-from problems.assignment import AssignmentData, crossbar_lower_bounds
-from problems.joint import Backend, solve_lexicographic, warm_start
-from problems.unroll import (
+from problems.formulations.assignment import AssignmentData, crossbar_lower_bounds
+from problems.formulations.unroll import (
     UnrollData,
     UnrollModel,
     UnrollSolution,
@@ -53,6 +52,7 @@ from problems.unroll import (
     to_decomposition,
     to_mapping,
 )
+from solvers.common.lexicographic import Backend, solve_lexicographic, warm_start
 
 #: Share of the remaining time the grouping phase may use (the rest is for the secondary key).
 GROUPING_SHARE = 0.6
@@ -97,7 +97,7 @@ def space_lower_bound(member: MappingProblem) -> int:
 
     Every member has the same units (ceil(m/k) leaves and a root per regrouped neuron),
     synapses and sources (a leaf always feeds its root), so the ``columns``,
-    ``crosspoints`` and ``rows`` bounds of :func:`~problems.assignment.crossbar_lower_bounds`
+    ``crosspoints`` and ``rows`` bounds of :func:`~problems.formulations.assignment.crossbar_lower_bounds`
     hold for all of them; the conflict clique depends on the grouping and is left out.
     """
     bounds = crossbar_lower_bounds(AssignmentData.from_problem(member))

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from itertools import pairwise
 
 from mapopt.network import DEFAULT_TIMESTEPS, Network
-from mapopt.registry import NetEntry, register_net
-from problems.conv import LENET5, conv_facts, conv_net, lenet5
-from problems.filters import edgedet, imgsmooth
-from problems.generators import mlp
-from problems.random_graphs import erdos_renyi, powerlaw
-from problems.recurrent import lsm, rnn
-from problems.synfire import synfire
+from mapopt.registry import NetEntry
+from problems.instances.conv import LENET5, conv_facts, conv_net, lenet5
+from problems.instances.filters import edgedet, imgsmooth
+from problems.instances.mlp import mlp
+from problems.instances.random_graphs import erdos_renyi, powerlaw
+from problems.instances.recurrent import lsm, rnn
+from problems.instances.synfire import synfire
 
 #: The net ``mapopt run`` maps when given none: 784-64-10 MLP, 50,816 synapses, fan-in 784.
 DEFAULT_NET = "mlp-784-64-10"
@@ -43,10 +43,18 @@ def _mlp_facts(sizes: list[int]) -> dict[str, int]:
     }
 
 
+_ENTRIES: list[NetEntry] = []
+
+
+def entries() -> list[NetEntry]:
+    """The catalog nets of this module (a ``mapopt.nets`` entry point in pyproject.toml)."""
+    return list(_ENTRIES)
+
+
 def _add(
     name: str, tier: str, description: str, build: Callable[[], Network], facts: dict[str, int], spikes: str
 ) -> None:
-    register_net(
+    _ENTRIES.append(
         NetEntry(name=name, tier=tier, description=description, build=build, facts={**facts, "spikes": spikes})
     )
 

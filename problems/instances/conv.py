@@ -15,7 +15,7 @@ Every convolution and dense layer is followed by IF neurons (threshold 1), with 
 weights of standard deviation 2 / sqrt(per-neuron kernel size), seeded. The net is built
 as a NIR graph (:func:`conv_graph`, which ``nir.write`` can save) and expanded by the NIR
 importer, so generated and imported conv nets are expanded by the same code. Spike counts
-are simulated on a rate-coded scikit-learn digits image (:mod:`problems.spikes`).
+are simulated on a rate-coded scikit-learn digits image (:mod:`problems.instances.spikes`).
 
 LeNet-5 (LeCun et al., "Gradient-based learning applied to document recognition", Proc.
 IEEE 1998): 1x32x32 input, C1 6@5x5, S2 2x2, C3 16@5x5 (fully connected across channels
@@ -34,8 +34,8 @@ from mapopt import layers
 from mapopt.errors import InputError
 from mapopt.io.nir import from_nir
 from mapopt.network import DEFAULT_TIMESTEPS, Network
-from mapopt.registry import Generator, register_generator
-from problems.spikes import with_image_spikes
+from mapopt.registry import Generator
+from problems.instances.spikes import with_image_spikes
 
 LENET5 = "1x32x32,c6k5,p2,c16k5,p2,c120k5,f84,f10"
 
@@ -230,21 +230,19 @@ def lenet5(*, fold_pool: bool = False, seed: int = 0) -> Network:
     return conv_net(f"{LENET5},pool={mode}", seed=seed, name="lenet5" + ("-fold" if fold_pool else ""))
 
 
-register_generator(
-    Generator(
-        prefix="conv",
-        syntax="conv:CxHxW,cNkK[sS][pP][dD][gG],pK[sS]|aK[sS],fN,...[,pool=layer|fold]",
-        description="conv net at neuron level (conv, sum/avg pooling, dense; IF neurons); digits-image spikes",
-        build=lambda args, seed: conv_net(args, seed=seed),
-    )
+#: ``--net conv:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
+CONV_GENERATOR = Generator(
+    prefix="conv",
+    syntax="conv:CxHxW,cNkK[sS][pP][dD][gG],pK[sS]|aK[sS],fN,...[,pool=layer|fold]",
+    description="conv net at neuron level (conv, sum/avg pooling, dense; IF neurons); digits-image spikes",
+    build=lambda args, seed: conv_net(args, seed=seed),
 )
-register_generator(
-    Generator(
-        prefix="lenet5",
-        syntax="lenet5:layer|fold",
-        description=f"LeNet-5 ({LENET5}); pooling as its own layer or folded into the next",
-        build=lambda args, seed: lenet5(fold_pool=_mode(args), seed=seed),
-    )
+#: ``--net lenet5:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
+LENET5_GENERATOR = Generator(
+    prefix="lenet5",
+    syntax="lenet5:layer|fold",
+    description=f"LeNet-5 ({LENET5}); pooling as its own layer or folded into the next",
+    build=lambda args, seed: lenet5(fold_pool=_mode(args), seed=seed),
 )
 
 

@@ -12,7 +12,7 @@ and EdgeDet (edge detection), both with local receptive fields. Here:
   with fan-in K^2: a retina-like edge detector.
 
 K must be odd (default 5). Spike counts are simulated on a rate-coded scikit-learn digits
-image resized to H x W (:mod:`problems.spikes`).
+image resized to H x W (:mod:`problems.instances.spikes`).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import numpy as np
 from mapopt.errors import InputError
 from mapopt.io.nir import from_nir
 from mapopt.network import Network
-from mapopt.registry import Generator, register_generator
-from problems.specs import parse_options, parse_sizes
-from problems.spikes import with_image_spikes
+from mapopt.registry import Generator
+from problems.instances.specs import parse_options, parse_sizes
+from problems.instances.spikes import with_image_spikes
 
 
 def gaussian(k: int, sigma: float) -> np.ndarray:
@@ -89,19 +89,17 @@ def _build(fn: Callable[..., Network], args: str, seed: int, prefix: str) -> Net
     return fn(height, width, k=int(opts["k"]), seed=seed)
 
 
-register_generator(
-    Generator(
-        prefix="imgsmooth",
-        syntax="imgsmooth:HxW[,k=K]",
-        description="Gaussian image smoothing, K x K receptive fields (ImgSmooth); digits-image spikes",
-        build=lambda args, seed: _build(imgsmooth, args, seed, "imgsmooth"),
-    )
+#: ``--net imgsmooth:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
+IMGSMOOTH_GENERATOR = Generator(
+    prefix="imgsmooth",
+    syntax="imgsmooth:HxW[,k=K]",
+    description="Gaussian image smoothing, K x K receptive fields (ImgSmooth); digits-image spikes",
+    build=lambda args, seed: _build(imgsmooth, args, seed, "imgsmooth"),
 )
-register_generator(
-    Generator(
-        prefix="edgedet",
-        syntax="edgedet:HxW[,k=K]",
-        description="ON/OFF difference-of-Gaussians edge maps, K x K receptive fields (EdgeDet); digits-image spikes",
-        build=lambda args, seed: _build(edgedet, args, seed, "edgedet"),
-    )
+#: ``--net edgedet:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
+EDGEDET_GENERATOR = Generator(
+    prefix="edgedet",
+    syntax="edgedet:HxW[,k=K]",
+    description="ON/OFF difference-of-Gaussians edge maps, K x K receptive fields (EdgeDet); digits-image spikes",
+    build=lambda args, seed: _build(edgedet, args, seed, "edgedet"),
 )

@@ -7,7 +7,7 @@ rate-coded: a pixel of intensity x in [0, 1] fires with probability ``x * max_ra
 timestep. Which image is picked follows the seed. Other nets get inputs that fire with a
 fixed probability per step. By default the net is then run by mapopt's simulator
 (:mod:`mapopt.simulate`, seeded, window T = ``Network.timesteps``); huge nets use the IF
-rate model of :mod:`problems.rates` instead (``model="rate"``). The resulting
+rate model of :mod:`problems.instances.rates` instead (``model="rate"``). The resulting
 ``Network.spike_source`` names the image or rate, seed, T and model.
 """
 
@@ -21,7 +21,7 @@ from scipy.ndimage import zoom
 from mapopt.errors import InputError
 from mapopt.network import Network
 from mapopt.simulate import simulate
-from problems.rates import propagate_rates
+from problems.instances.rates import propagate_rates
 
 #: Spike probability per timestep of a fully white pixel.
 MAX_RATE = 0.5

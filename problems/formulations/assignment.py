@@ -7,7 +7,7 @@ OR-Tools CP-SAT samples: data -> variables -> constraints -> objective.
 
 Variables: ``x[i, j]`` unit i sits in crossbar slot j; ``y[s, j]`` source s owns a row of
 slot j (a delivery of s to j); ``open[j]`` slot j is used. The same model serves every
-phase of the lexicographic solve (:mod:`problems.joint`): with :class:`Weights` it
+phase of the lexicographic solve (:mod:`solvers.common.lexicographic`): with :class:`Weights` it
 minimises crossbars, intercrossbar spikes, deliveries and, when the slots are given tile
 positions (a :class:`SlotGrid`), hop_spikes: then it is the joint assignment + placement
 model, linearised exactly through the Manhattan distance of the source's own slot.

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from mapopt.decompose.base import Decomposition
 from mapopt.hardware import Hardware
 from mapopt.solver import SolveContext
-from solvers.arrays import unique_sorted
+from solvers.common.arrays import unique_sorted
 
 
 def raw_signature(dec: Decomposition) -> np.ndarray:

@@ -4,14 +4,14 @@ Lexicographic objectives (``crossbars-hops``, ``crossbars-intercrossbar``) are s
 phases, each proven before the next starts, so "optimal" means optimal for the whole
 lexicographic key:
 
-1. minimise crossbars (:class:`~problems.assignment.AssignmentModel`, crossbars
+1. minimise crossbars (:class:`~problems.formulations.assignment.AssignmentModel`, crossbars
    interchangeable, symmetry broken, warm-started from the greedy packing, bounded below by
-   :func:`~problems.assignment.crossbar_lower_bounds`); the optimum c* is then fixed;
+   :func:`~problems.formulations.assignment.crossbar_lower_bounds`); the optimum c* is then fixed;
 2. minimise the secondary key with exactly c* crossbars: intercrossbar spikes on the
    assignment model, or hop_spikes on the joint model whose slots sit on the tiles of the
    mesh that holds c* crossbars (``MappingProblem.hardware_for``: with an 'auto' mesh the
    smallest square, by the hardware's definition of 'auto'). Before the joint model, the
-   placement QAP (:mod:`problems.placement_qap`) of the phase-1 assignment gives it a
+   placement QAP (:mod:`problems.formulations.placement_qap`) of the phase-1 assignment gives it a
    strong warm start.
 
 The weighted ``energy`` objective is one phase on the joint model (static energy per open
@@ -35,7 +35,7 @@ from mapopt.mapping import Mapping
 from mapopt.problem import OBJECTIVES, MappingProblem
 from mapopt.registry import make_solver, solver_names
 from mapopt.solver import Budget, Outcome, SolveContext, Status
-from problems.assignment import (
+from problems.formulations.assignment import (
     AssignmentData,
     AssignmentModel,
     Builder,
@@ -46,7 +46,7 @@ from problems.assignment import (
     infeasibility,
     ordered_slots,
 )
-from problems.placement_qap import PlacementData, PlacementModel
+from problems.formulations.placement_qap import PlacementData, PlacementModel
 
 #: Registered heuristics whose best mapping warm-starts the exact models (those that are registered).
 WARM_START_SOLVERS = ("greedy", "paper")
@@ -117,7 +117,7 @@ def solve_lexicographic(
     """Solve ``problem`` exactly (within ``ctx``'s deadline) with ``backend``; ``warm`` is a unit->crossbar start.
 
     ``known_bound`` is a crossbar lower bound proven elsewhere (the joint grouping model of
-    :mod:`problems.joint_grouping`); a warm start that meets it skips phase 1.
+    :mod:`solvers.common.grouping`); a warm start that meets it skips phase 1.
     """
     data = AssignmentData.from_problem(problem)
     hw = problem.hardware

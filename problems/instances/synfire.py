@@ -15,9 +15,9 @@ import numpy as np
 
 from mapopt.errors import InputError
 from mapopt.network import DEFAULT_TIMESTEPS, Network
-from mapopt.registry import Generator, register_generator
-from problems.specs import parse_sizes
-from problems.spikes import with_bernoulli_spikes
+from mapopt.registry import Generator
+from problems.instances.specs import parse_sizes
+from problems.instances.spikes import with_bernoulli_spikes
 
 
 def synfire(
@@ -59,11 +59,10 @@ def _build(args: str, seed: int) -> Network:
     return synfire(groups, width, ring=bool(rest), seed=seed)
 
 
-register_generator(
-    Generator(
-        prefix="synfire",
-        syntax="synfire:G-W[,ring]",
-        description="synfire chain: G groups of W neurons, each group fully connected to the next",
-        build=_build,
-    )
+#: ``--net synfire:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
+SYNFIRE_GENERATOR = Generator(
+    prefix="synfire",
+    syntax="synfire:G-W[,ring]",
+    description="synfire chain: G groups of W neurons, each group fully connected to the next",
+    build=_build,
 )

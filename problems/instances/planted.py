@@ -28,7 +28,7 @@ import numpy as np
 from mapopt.errors import InputError
 from mapopt.hardware import Hardware, load_preset
 from mapopt.network import Network
-from mapopt.registry import NetEntry, register_net
+from mapopt.registry import NetEntry
 
 
 def planted(blocks: int, rows: int, columns: int, reads: int, *, seed: int = 0, timesteps: int = 100) -> Network:
@@ -81,29 +81,29 @@ PLANTED = (
 )
 
 
-def _register(name: str, blocks: int, rows: int, columns: int, reads: int, preset: str) -> None:
+def entries() -> list[NetEntry]:
+    """The planted catalog nets with their optima (a ``mapopt.nets`` entry point in pyproject.toml)."""
+    return [_entry(*spec) for spec in PLANTED]
+
+
+def _entry(name: str, blocks: int, rows: int, columns: int, reads: int, preset: str) -> NetEntry:
     net = planted(blocks, rows, columns, reads)
     best = planted_optimum(net, blocks, load_preset(preset))
-    register_net(
-        NetEntry(
-            name=name,
-            tier="tiny",
-            description=f"planted: {blocks} blocks of {rows} inputs x {columns} units reading {reads}; "
-            f"optimum known on --hw {preset}",
-            build=lambda: planted(blocks, rows, columns, reads),
-            facts={
-                "neurons": net.n_neurons,
-                "synapses": net.n_synapses,
-                "max_fanin": net.max_fanin,
-                "spikes": "planted",
-                "optimum_hw": preset,
-                "optimum_crossbars": best["crossbars"],
-                "optimum_hop_spikes": best["hop_spikes"],
-                "optimum_intercrossbar_spikes": best["intercrossbar_spikes"],
-            },
-        )
+    return NetEntry(
+        name=name,
+        tier="tiny",
+        description=f"planted: {blocks} blocks of {rows} inputs x {columns} units reading {reads}; "
+        f"optimum known on --hw {preset}",
+        build=lambda: planted(blocks, rows, columns, reads),
+        facts={
+            "neurons": net.n_neurons,
+            "synapses": net.n_synapses,
+            "max_fanin": net.max_fanin,
+            "spikes": "planted",
+            "optimum_hw": preset,
+            "optimum_crossbars": best["crossbars"],
+            "optimum_hop_spikes": best["hop_spikes"],
+            "optimum_intercrossbar_spikes": best["intercrossbar_spikes"],
+        },
     )
 
-
-for _entry in PLANTED:
-    _register(*_entry)

@@ -1,6 +1,6 @@
 """A rate model for spike counts when simulation would cost too much (huge nets).
 
-Given the inputs' spike counts over the window (:mod:`problems.spikes` draws them from
+Given the inputs' spike counts over the window (:mod:`problems.instances.spikes` draws them from
 rate-coded images or fixed rates), a compute neuron's count is that of a non-leaky
 integrate-and-fire neuron driven by its inputs' mean rates:
 floor(sum_u w_uv * s_u / theta_v), clipped to [0, T]. Layers are

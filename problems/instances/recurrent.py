@@ -13,7 +13,7 @@
   (self-loops included, as a dense recurrent weight matrix has them), hidden fully
   connected to OUT outputs. Synapses IN*HID + HID^2 + HID*OUT, hidden fan-in IN + HID.
 
-Spike counts: simulated on Bernoulli(0.2) inputs (:mod:`problems.spikes`).
+Spike counts: simulated on Bernoulli(0.2) inputs (:mod:`problems.instances.spikes`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import numpy as np
 
 from mapopt.errors import InputError
 from mapopt.network import DEFAULT_TIMESTEPS, Network
-from mapopt.registry import Generator, register_generator
-from problems.specs import parse_options, parse_sizes
-from problems.spikes import with_bernoulli_spikes
+from mapopt.registry import Generator
+from problems.instances.specs import parse_options, parse_sizes
+from problems.instances.spikes import with_bernoulli_spikes
 
 #: Maass et al. (2002) base connection probabilities C by (pre, post) type, E = 0, I = 1.
 LSM_C = np.array([[0.3, 0.2], [0.4, 0.1]])
@@ -121,19 +121,17 @@ def _lsm(args: str, seed: int) -> Network:
     return lsm(n_in, n_res, n_out, lam=opts["lambda"], cscale=opts["cscale"], p_in=opts["pin"], seed=seed)
 
 
-register_generator(
-    Generator(
-        prefix="lsm",
-        syntax="lsm:IN-RES-OUT[,lambda=2,cscale=1,pin=0.3]",
-        description="liquid state machine (Maass 2002): 3-D grid reservoir, distance-dependent recurrence",
-        build=_lsm,
-    )
+#: ``--net lsm:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
+LSM_GENERATOR = Generator(
+    prefix="lsm",
+    syntax="lsm:IN-RES-OUT[,lambda=2,cscale=1,pin=0.3]",
+    description="liquid state machine (Maass 2002): 3-D grid reservoir, distance-dependent recurrence",
+    build=_lsm,
 )
-register_generator(
-    Generator(
-        prefix="rnn",
-        syntax="rnn:IN-HID-OUT",
-        description="recurrent classifier: dense input, dense recurrent hidden layer (self-loops), dense readout",
-        build=lambda args, seed: rnn(*parse_sizes(args, prefix="rnn", count=3), seed=seed),
-    )
+#: ``--net rnn:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
+RNN_GENERATOR = Generator(
+    prefix="rnn",
+    syntax="rnn:IN-HID-OUT",
+    description="recurrent classifier: dense input, dense recurrent hidden layer (self-loops), dense readout",
+    build=lambda args, seed: rnn(*parse_sizes(args, prefix="rnn", count=3), seed=seed),
 )

@@ -1,0 +1,45 @@
+"""Turning a ``--net`` value into a network: a file, a catalog name or a generator spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mapopt.errors import InputError
+from mapopt.io.readers import read_network
+from mapopt.network import Network
+from mapopt.registry import catalog, generator, generator_prefixes
+
+
+def resolve_net(spec: str, *, spikes: str | None = None, seed: int = 0, merge_duplicates: bool = False) -> Network:
+    """A network from a file path, a catalog name (``mapopt list nets``) or ``PREFIX:ARGS``.
+
+    ``spikes`` is an optional spike file for formats that keep spikes apart (SpiNeMap);
+    ``merge_duplicates`` sums the weights of repeated synapses instead of rejecting them.
+    A generator spec imports only that generator's module.
+    """
+    path = Path(spec)
+    if path.exists():
+        return read_network(path, spikes=spikes, merge_duplicates=merge_duplicates)
+    if spikes is not None:
+        raise InputError(
+            f"only a SpiNeMap connection file takes a spike file; --net {spec} is not a file", source="--spikes"
+        )
+    prefix, sep, args = spec.partition(":")
+    if not sep:
+        nets = catalog()
+        if spec in nets:
+            return nets[spec].build()
+    gen = generator(prefix) if sep else None
+    if gen is not None:
+        try:
+            return gen.build(args, seed)
+        except InputError as err:
+            raise err.with_source(f"--net {spec}") from None
+    prefixes = ", ".join(generator_prefixes())
+    if sep or "." in spec or "/" in spec:
+        hint = f"no such file, and no generator {prefix!r}" if sep else "no such file"
+        raise InputError(f"{hint}; generators: {prefixes}", source=spec)
+    names = ", ".join(sorted(catalog()))
+    raise InputError(
+        f"unknown net {spec!r}: not a file, a catalog name ({names}) or PREFIX:ARGS ({prefixes})", source="--net"
+    )
