@@ -228,20 +228,65 @@ def _used_crossbars(mapping: Mapping) -> np.ndarray:
     return np.unique(cb[cb >= 0])
 
 
-def lower_bounds(dec: Decomposition, hw: Hardware) -> dict[str, int]:
-    """Cheap lower bounds on the crossbars any mapping of N' needs (docs/model.md, section 5)."""
-    by_columns = math.ceil(dec.n_units / hw.columns)
-    by_crosspoints = math.ceil(dec.network.n_synapses / (hw.rows * hw.columns))
-    # A source read by r units needs a row in at least ceil(r / C) crossbars (one row serves
-    # at most C columns), and a crossbar has R rows.
-    readers = np.bincount(dec.network.pre, minlength=dec.network.n_neurons)
-    by_rows = math.ceil(int((-(-readers // hw.columns)).sum()) / hw.rows)
+def crossbar_bounds(units: int, crosspoints: int, readers: np.ndarray, rows: int, columns: int) -> dict[str, int]:
+    """The cheap lower bounds on the crossbars any mapping of a fixed N' needs, from counts alone.
+
+    ``units``: compute units of N'; ``crosspoints``: its synapses; ``readers[x]``: the number
+    of units source x feeds (one entry per source, zeros allowed). The exact models of
+    ``problems/formulations`` call this with their own data, so every bound is defined here once.
+
+    - ``columns``: ceil(units / C), one column per unit;
+    - ``crosspoints``: ceil(crosspoints / (R * C)), one crosspoint per synapse;
+    - ``rows``: a source read by r units needs a row in at least ceil(r / C) crossbars (one
+      row serves at most C columns), and a crossbar has R rows: ceil(sum_x ceil(r(x) / C) / R).
+      It implies ceil(sources / R), since every source with a reader needs at least one row.
+    """
+    readers = np.asarray(readers, dtype=np.int64)
     return {
-        "lower_bound_crossbars_columns": by_columns,
-        "lower_bound_crossbars_crosspoints": by_crosspoints,
-        "lower_bound_crossbars_rows": by_rows,
-        "lower_bound_crossbars": max(by_columns, by_crosspoints, by_rows),
+        "columns": math.ceil(units / columns),
+        "crosspoints": math.ceil(crosspoints / (rows * columns)),
+        "rows": math.ceil(int((-(-readers // columns)).sum()) / rows),
     }
+
+
+def lower_bounds(dec: Decomposition, hw: Hardware) -> dict[str, int]:
+    """The bounds of :func:`crossbar_bounds` for N' on ``hw``, under the metric names of docs/model.md section 5."""
+    net = dec.network
+    readers = np.bincount(net.pre, minlength=net.n_neurons)
+    bounds = crossbar_bounds(dec.n_units, net.n_synapses, readers, hw.rows, hw.columns)
+    out = {f"lower_bound_crossbars_{k}": v for k, v in bounds.items()}
+    out["lower_bound_crossbars"] = max(bounds.values())
+    return out
+
+
+@dataclass(frozen=True)
+class EnergyModel:
+    """energy_total_j (docs/model.md section 5) as a linear function of four counts.
+
+    energy_total_j = per_synaptic_event * synaptic_events + per_delivery * deliveries
+    + per_hop * hop_spikes (the dynamic energy) + per_crossbar * crossbars (the static energy
+    of every used crossbar over the window). The validator's metrics, the incremental
+    evaluators of local search and the exact energy objective all take their coefficients
+    from here, so the formula exists once.
+    """
+
+    per_synaptic_event: float
+    per_delivery: float
+    per_hop: float
+    per_crossbar: float
+
+    @classmethod
+    def of(cls, hw: Hardware, timesteps: int) -> EnergyModel:
+        static = timesteps * (hw.p_cell * hw.rows * hw.columns + hw.p_col * hw.columns)
+        return cls(per_synaptic_event=hw.e_syn, per_delivery=hw.e_msg, per_hop=hw.e_hop, per_crossbar=static)
+
+    def dynamic(self, synaptic_events: float, deliveries: float, hop_spikes: float) -> float:
+        """energy_dynamic_j."""
+        return self.per_synaptic_event * synaptic_events + self.per_delivery * deliveries + self.per_hop * hop_spikes
+
+    def total(self, crossbars: float, synaptic_events: float, deliveries: float, hop_spikes: float) -> float:
+        """energy_total_j = dynamic + static."""
+        return self.dynamic(synaptic_events, deliveries, hop_spikes) + self.per_crossbar * crossbars
 
 
 def metrics(dec: Decomposition, hw: Hardware, mapping: Mapping) -> dict[str, float | int | str]:
@@ -264,11 +309,12 @@ def metrics(dec: Decomposition, hw: Hardware, mapping: Mapping) -> dict[str, flo
     synaptic_events = float(s[net.pre].sum())
     deliveries = float(spikes.sum())
     hop_spikes = float((spikes * hops).sum())
-    energy_dynamic = hw.e_syn * synaptic_events + hw.e_msg * deliveries + hw.e_hop * hop_spikes
+    energy = EnergyModel.of(hw, net.timesteps)
+    energy_dynamic = energy.dynamic(synaptic_events, deliveries, hop_spikes)
+    energy_static = energy.per_crossbar * n_cb
     capacity_cells = n_cb * hw.rows * hw.columns
     capacity_cols = n_cb * hw.columns
     T = net.timesteps
-    energy_static = T * (hw.p_cell * capacity_cells + hw.p_col * capacity_cols)
     energy_wasted = T * (hw.p_cell * (capacity_cells - crosspoints) + hw.p_col * (capacity_cols - units))
     result: dict[str, float | int | str] = {
         "crossbars": n_cb,

@@ -87,10 +87,15 @@ class Hardware:
         return tiles % w, tiles // w
 
     def hops(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """XY-routing hop counts between tile ids ``a`` and ``b`` (Manhattan distance)."""
+        """XY-routing hop counts between tile ids ``a`` and ``b`` (Manhattan distance), vectorised."""
         ax, ay = self.tile_xy(a)
         bx, by = self.tile_xy(b)
         return np.abs(ax - bx) + np.abs(ay - by)
+
+    def hop_count(self, a: int, b: int) -> int:
+        """:meth:`hops` for one pair of tile ids, in plain Python (for incremental evaluators' inner loops)."""
+        w = self.mesh[0] if self.mesh else 1
+        return abs(a % w - b % w) + abs(a // w - b // w)
 
     def tiles_by_distance(self) -> np.ndarray:
         """All tile ids ordered by hop distance from the I/O tile (ties by id)."""

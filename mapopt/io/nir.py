@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import h5py
+import networkx as nx
 import nir
 import numpy as np
 import scipy.sparse as sp
@@ -263,22 +264,30 @@ def _infer(flat: _Flat) -> tuple[dict[str, tuple[int, ...]], dict[str, sp.csr_ma
         if own is not None and flat.kind[name] != "linear":
             shapes[name] = own
     pending = [n for n in flat.nodes if n not in shapes or flat.kind[n] == "linear"]
-    while pending:
-        ready = [n for n in pending if all(p in shapes for p in flat.preds[n])]
-        if not ready:
-            raise InputError(
-                f"cannot infer the input shape of NIR node(s) {', '.join(sorted(pending))}: "
-                "no path from an Input, or a cycle without a neuron node"
-            )
-        for name in ready:
-            preds = flat.preds[name]
-            if not preds:
-                raise InputError(f"NIR node {name!r} ({type(flat.nodes[name]).__name__}) has no input")
-            sizes = {int(np.prod(shapes[p])) for p in preds}
-            if len(sizes) > 1:
-                raise InputError(f"NIR node {name!r} sums inputs of different sizes {sorted(sizes)}")
-            mats[name], shapes[name] = _layer(name, flat.nodes[name], shapes[preds[0]])
-        pending = [n for n in pending if n not in ready]
+    rank = {n: i for i, n in enumerate(pending)}
+    # a node is ready once every predecessor has its shape: the topological generations of the
+    # pending nodes (networkx), each in graph order; a cycle among them leaves nodes unreached
+    waiting = nx.DiGraph()
+    waiting.add_nodes_from(pending)
+    waiting.add_edges_from((p, n) for n in pending for p in flat.preds[n] if p in rank)
+    done: set[str] = set()
+    try:
+        for generation in nx.topological_generations(waiting):
+            for name in sorted(generation, key=rank.__getitem__):
+                preds = flat.preds[name]
+                if not preds:
+                    raise InputError(f"NIR node {name!r} ({type(flat.nodes[name]).__name__}) has no input")
+                sizes = {int(np.prod(shapes[p])) for p in preds}
+                if len(sizes) > 1:
+                    raise InputError(f"NIR node {name!r} sums inputs of different sizes {sorted(sizes)}")
+                mats[name], shapes[name] = _layer(name, flat.nodes[name], shapes[preds[0]])
+                done.add(name)
+    except nx.NetworkXUnfeasible:
+        stuck = sorted(n for n in pending if n not in done)
+        raise InputError(
+            f"cannot infer the input shape of NIR node(s) {', '.join(stuck)}: "
+            "no path from an Input, or a cycle without a neuron node"
+        ) from None
     return shapes, mats
 
 
@@ -442,16 +451,11 @@ def _unreachable(
 
 def _depth(flat: _Flat) -> dict[str, int]:
     """Edges from the nearest top-level Input to each node (unreached nodes: one past the deepest)."""
-    succs: dict[str, list[str]] = {n: [] for n in flat.nodes}
-    for dst, preds in flat.preds.items():
-        for src in preds:
-            succs[src].append(dst)
-    depth = {n: 0 for n, k in flat.kind.items() if k == "input"}
-    frontier, level = list(depth), 0
-    while frontier:
-        level += 1
-        frontier = list(dict.fromkeys(m for n in frontier for m in succs[n] if m not in depth))
-        depth.update(dict.fromkeys(frontier, level))
+    graph = nx.DiGraph()
+    graph.add_nodes_from(flat.nodes)
+    graph.add_edges_from((src, dst) for dst, preds in flat.preds.items() for src in preds)
+    inputs = [n for n, k in flat.kind.items() if k == "input"]
+    depth = dict(nx.multi_source_dijkstra_path_length(graph, inputs)) if inputs else {}  # unit weights: BFS levels
     last = max(depth.values(), default=0) + 1
     return {n: depth.get(n, last) for n in flat.nodes}
 

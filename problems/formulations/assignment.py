@@ -15,7 +15,6 @@ model, linearised exactly through the Manhattan distance of the source's own slo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 import scipy.sparse as sp
 
+from mapopt.evaluation import crossbar_bounds
 from mapopt.hardware import Hardware
 from mapopt.problem import MappingProblem
 
@@ -139,20 +139,16 @@ def infeasibility(data: AssignmentData) -> str | None:
 
 
 def crossbar_lower_bounds(data: AssignmentData) -> dict[str, int]:
-    """Cheap lower bounds on the crossbars any valid assignment uses.
+    """Lower bounds on the crossbars any valid assignment uses.
 
-    ``columns``: ceil(units / C). ``crosspoints``: ceil(synapses / (R*C)). ``rows``: every
-    source needs a row somewhere, ceil(sources / R). ``conflicts``: units i, j with
-    |S_i u S_j| > R can never share a crossbar; a clique of such units (found greedily,
-    highest conflict degree first) needs one crossbar each.
+    ``columns``, ``crosspoints`` and ``rows`` are the validator's bounds
+    (:func:`mapopt.evaluation.crossbar_bounds`, computed from this model's data). The
+    model adds ``conflicts``: units i, j with |S_i u S_j| > R can never share a crossbar; a
+    clique of such units (found greedily, highest conflict degree first) needs one crossbar each.
     """
     n, r = data.n_units, data.rows
-    bounds = {
-        "columns": math.ceil(n / data.columns),
-        "crosspoints": math.ceil(len(data.pair_unit) / (r * data.columns)),
-        "rows": math.ceil(data.n_sources / r),
-        "conflicts": 0,
-    }
+    readers = np.bincount(data.pair_source, minlength=data.n_sources)
+    bounds = {**crossbar_bounds(n, len(data.pair_unit), readers, r, data.columns), "conflicts": 0}
     if 0 < n <= CONFLICT_BOUND_MAX_UNITS:
         incidence = sp.csr_matrix(
             (np.ones(len(data.pair_unit)), (data.pair_unit, data.pair_source)), shape=(n, data.n_sources)

@@ -46,7 +46,7 @@ class IncrementalCost:
         free_slots = np.repeat(np.arange(hw.n_tiles), hw.crossbars_per_tile - taken)
         tile[tile < 0] = free_slots[: int((tile < 0).sum())]
         self.tile = tile.tolist()
-        self.tx, self.ty = (a.tolist() for a in hw.tile_xy(np.arange(hw.n_tiles)))
+        self.hop_count = hw.hop_count  # the hardware's own hop distance (docs/model.md section 2)
         self.io = hw.io_tile_id
         self.cols = np.bincount(used, minlength=n_slots).tolist()
         self.members: list[set[int]] = [set() for _ in range(n_slots)]
@@ -117,8 +117,7 @@ class IncrementalCost:
     def _contrib(self, s: int, c: int) -> tuple[float, float, float]:
         """(deliveries, hop_spikes, intercrossbar) of the delivery of source ``s`` to crossbar ``c``."""
         sp = self.spikes[s]
-        t = self.source_tile(s)
-        hops = abs(self.tx[t] - self.tx[self.tile[c]]) + abs(self.ty[t] - self.ty[self.tile[c]])
+        hops = self.hop_count(self.source_tile(s), self.tile[c])
         return sp, sp * hops, sp * (self.unit_crossbar[s] != c)
 
     def _sum(self, keys: set[tuple[int, int]]) -> tuple[float, float, float]:

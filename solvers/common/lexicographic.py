@@ -14,8 +14,8 @@ lexicographic key:
    placement QAP (:mod:`problems.formulations.placement_qap`) of the phase-1 assignment gives it a
    strong warm start.
 
-The weighted ``energy`` objective is one phase on the joint model (static energy per open
-crossbar, e_msg per delivery, e_hop per spike-hop; the synaptic-event energy is a constant).
+The weighted ``energy`` objective is one phase on the joint model, with the validator's
+energy coefficients (:class:`mapopt.evaluation.EnergyModel`).
 The bound of the returned :class:`~mapopt.solver.Outcome` is on the objective's first key;
 when phase 1 is proven and phase 2 is not, the status is ``feasible`` with a zero gap on
 crossbars, and ``info["secondary"]`` holds the incumbent and bound of the secondary key.
@@ -31,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from mapopt.errors import InputError
+from mapopt.evaluation import EnergyModel
 from mapopt.mapping import Mapping
 from mapopt.problem import OBJECTIVES, MappingProblem
 from mapopt.registry import make_solver, solver_names
@@ -302,18 +303,21 @@ def _energy(
 ) -> Outcome:
     """The weighted energy objective on the joint model, in one phase.
 
-    energy_total_j = e_syn * synaptic events (fixed) + static energy per open crossbar
-    + e_msg * deliveries + e_hop * hop_spikes. The weights are divided by the smallest
-    positive one so the back ends see coefficients of order one.
+    The coefficients are the validator's (:class:`mapopt.evaluation.EnergyModel`): static
+    energy per open crossbar, per delivery and per spike-hop; the synaptic-event energy is a
+    constant of N'. The weights are divided by the smallest positive one so the back ends
+    see coefficients of order one.
     """
     hw = problem.hardware_for(upper)
     grid = SlotGrid.for_hardware(hw)
     net = problem.decomposition.network
-    static = net.timesteps * (hw.p_cell * hw.rows * hw.columns + hw.p_col * hw.columns)
-    raw = np.array([static, hw.e_msg, hw.e_hop])
+    energy = EnergyModel.of(hw, net.timesteps)
+    raw = np.array([energy.per_crossbar, energy.per_delivery, energy.per_hop])
     scale = float(raw[raw > 0].min()) if (raw > 0).any() else 1.0
-    constant = hw.e_syn * float(net.spikes[net.pre].sum())
-    weights = Weights(crossbars=static / scale, deliveries=hw.e_msg / scale, hops=hw.e_hop / scale)
+    constant = energy.dynamic(float(net.spikes[net.pre].sum()), 0.0, 0.0)
+    weights = Weights(
+        crossbars=energy.per_crossbar / scale, deliveries=energy.per_delivery / scale, hops=energy.per_hop / scale
+    )
 
     def build(b: Builder) -> AssignmentModel:
         model = AssignmentModel(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.cluster.hierarchy import DisjointSet
 
 from mapopt.decompose.base import Decomposition
 from mapopt.hardware import Hardware
@@ -188,17 +189,21 @@ def merge_crossbars(dec: Decomposition, hw: Hardware, unit_crossbar: np.ndarray,
     overlap = (incidence[small] @ incidence.T).tocsr()
     by_cb = np.argsort(cb, kind="stable")
     sources = np.split(src[by_cb], np.cumsum(np.bincount(cb, minlength=n_cb))[:-1])
-    target = np.arange(n_cb)
+    # Groups of crossbars merged together; a group's units all end on its one crossbar that was
+    # never emptied (its holder), whose sources and columns are the group's.
+    groups = DisjointSet(range(n_cb))
+    emptied = np.zeros(n_cb, dtype=bool)
     order = small[np.argsort(cols[small], kind="stable")]
     position = {int(c): i for i, c in enumerate(small.tolist())}
     fallback = small[np.argsort(-cols[small], kind="stable")][:candidates].tolist()
+    holder = np.arange(n_cb)  # per group representative: the group's holder
     for a in order.tolist():
-        if target[a] != a or cols[a] == 0:
+        if emptied[a] or cols[a] == 0:
             continue
         row = overlap[position[a]]
         best = row.indices[np.argsort(-row.data, kind="stable")][: candidates + 1].tolist()
         for candidate in best + fallback:
-            b = _root(target, candidate)
+            b = int(holder[groups[candidate]])
             if b == a or cols[a] + cols[b] > hw.columns:
                 continue
             union = np.union1d(sources[a], sources[b])
@@ -206,20 +211,11 @@ def merge_crossbars(dec: Decomposition, hw: Hardware, unit_crossbar: np.ndarray,
                 sources[b], sources[a] = union, src[:0]
                 cols[b] += cols[a]
                 cols[a] = 0
-                target[a] = b
+                emptied[a] = True
+                groups.merge(a, b)
+                holder[groups[b]] = b
                 break
-    while True:  # pointer jumping: every crossbar to the root it was merged into
-        jumped = target[target]
-        if np.array_equal(jumped, target):
-            break
-        target = jumped
+    target = holder[[groups[c] for c in range(n_cb)]]
     merged = np.where(placed, target[np.maximum(unit_crossbar, 0)], -1)
     merged[placed] = np.unique(merged[placed], return_inverse=True)[1]
     return merged
-
-
-def _root(target: np.ndarray, c: int) -> int:
-    """The crossbar that ``c`` has been merged into (following merges)."""
-    while target[c] != c:
-        c = int(target[c])
-    return c

@@ -121,12 +121,13 @@ def place_traffic(problem: MappingProblem, unit_crossbar: np.ndarray, ctx: Solve
             nbr, wts = nbr[top], wts[top]
         if nbr.size == 0:  # no placed neighbour: nearest free slot to the I/O tile
             nbr, wts = np.array([n_cb]), np.array([1.0])
-        nx, ny = tile_x[node_tile[nbr]], tile_y[node_tile[nbr]]
+        nbr_tile = node_tile[nbr]
         if hw.n_tiles <= FULL_SCAN_TILES:
             cand = np.flatnonzero(free > 0)
         else:
+            nx, ny = tile_x[nbr_tile], tile_y[nbr_tile]
             cand = _ring_candidates(free, _weighted_median(nx, wts), _weighted_median(ny, wts), w_mesh, h_mesh)
-        dist = np.abs(tile_x[cand][None, :] - nx[:, None]) + np.abs(tile_y[cand][None, :] - ny[:, None])
+        dist = hw.hops(cand[None, :], nbr_tile[:, None])
         cost = (wts[:, None] * dist).sum(0)
         t = int(cand[np.argmin(cost)])
         free[t] -= 1
