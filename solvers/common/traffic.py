@@ -5,23 +5,36 @@
 validator (:mod:`mapopt.evaluation`), the spikes of sources hosted on crossbar ``a`` (or
 on the I/O tile, node ``n_cb``, for inputs) delivered to crossbar ``b``. hop_spikes of a
 placement is then ``sum w * hops`` over its edges, computed with numpy in
-:meth:`TrafficGraph.hop_spikes` (used by ``pso`` and ``anneal`` to compare placements; the
-reported number is always the validator's).
+:meth:`TrafficGraph.hop_spikes` (used by ``pso``, ``anneal`` and ``auto`` to compare
+placements; the reported number is always the validator's).
 
-:func:`place_traffic` is a traffic-greedy constructive placement in the spirit of the
-cluster placement of SpiNeMap (Balaji et al., TVLSI 2020) and SNEAP (Li et al. 2020):
-crossbars are taken in order of their traffic to already-placed ones (a max-heap), and each
-goes to the free tile slot that minimises its traffic-weighted hop distance to them.
+:func:`place_traffic` places crossbars by **recursive bisection with terminal
+propagation**, the min-cut placement of Dunlop and Kernighan (IEEE TCAD 1985) as used in
+VLSI placers such as Capo (Caldwell, Kahng and Markov, DAC 2000) and, for SNN mapping,
+close to the partition-then-place flow of SNEAP (Li et al. 2020). The mesh is halved
+along its longer side, again and again, until every region is one tile; at each level
+*every* region is split at once, with numpy: a crossbar's preference for one half over the
+other is the traffic-weighted change of its hop distance to its neighbours' current
+estimated positions (the centre of the half, or the region, they are in; the I/O tile for
+inputs), so traffic to crossbars already sent elsewhere, and to the I/O tile, pulls it the
+right way (terminal propagation). Each region keeps the crossbars it prefers most for the
+half, within both halves' capacities (K crossbars per tile), and the split is refined by a
+few sweeps of that rule (balanced label propagation; Ugander and Backstrom, WSDM 2013),
+where a crossbar changes side only when its preference beats a hysteresis margin. A level
+costs O(edges + crossbars log crossbars) array work and there are about log2(tiles)
+levels, so the whole placement is O(E log n) with no Python loop over crossbars.
+:func:`refine_swaps` then improves the placement by rounds of independent pairwise moves
+toward each crossbar's weighted-median position (global swap, as in the detailed placement
+of FastPlace-DP, Pan, Viswanathan and Chu, ISPD 2005), each exactly scored.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.ndimage import distance_transform_cdt
 
 from mapopt.decompose.base import Decomposition
 from mapopt.hardware import Hardware
@@ -30,11 +43,16 @@ from mapopt.problem import MappingProblem
 from mapopt.solver import SolveContext
 from solvers.common.arrays import unique_sorted
 
-#: Above this many tiles, candidate slots are searched in rings around the neighbours'
-#: weighted median instead of over the whole mesh.
+#: Placement waves: each places up to ceil(crossbars / WAVES) crossbars at once.
+WAVES = 256
+#: On meshes of up to this many tiles a crossbar's slot is the best of all free tiles.
 FULL_SCAN_TILES = 1024
 #: At most this many heaviest placed neighbours steer the choice of a slot.
 MAX_NEIGHBOURS = 32
+#: At most this many rounds of swap refinement after the construction...
+SWAP_ROUNDS = 32
+#: ...stopping at the first round that gains less than this share of hop_spikes.
+MIN_ROUND_GAIN = 1e-3
 
 
 @dataclass(frozen=True)
@@ -74,108 +92,288 @@ class TrafficGraph:
 
 
 def place_traffic(problem: MappingProblem, unit_crossbar: np.ndarray, ctx: SolveContext | None = None) -> Mapping:
-    """Traffic-greedy placement of the crossbars of ``unit_crossbar`` onto tiles.
+    """Traffic-aware placement of the crossbars of ``unit_crossbar`` onto tiles (see the module docstring).
 
-    If ``ctx``'s deadline passes, the remaining crossbars fill the remaining slots in order
-    (still a valid placement).
+    If ``ctx``'s deadline passes, the remaining levels split regions without refinement
+    sweeps and no swap round is run (still a valid placement, found in a fraction of a second).
     """
     n_cb = int(unit_crossbar.max()) + 1 if (unit_crossbar >= 0).any() else 0
     hw = problem.hardware_for(n_cb)
     graph = TrafficGraph.build(problem.decomposition, unit_crossbar)
+    expired = ctx.expired if ctx is not None else (lambda: False)
+    tiles = place_waves(graph, hw, expired=expired)
+    if not expired():
+        tiles = refine_swaps(graph, hw, tiles)
+    return Mapping(unit_crossbar, tiles, hw.mesh)
+
+
+def place_waves(graph: TrafficGraph, hw: Hardware, *, waves: int = WAVES, expired=lambda: False) -> np.ndarray:
+    """Tile of every crossbar by traffic-greedy placement in batches (``hw.mesh`` resolved).
+
+    Each wave takes the unplaced crossbars with the most traffic to placed ones (the I/O
+    tile counts as placed), at most ``ceil(n / waves)`` of them, and sends each to the free
+    slot that minimises its traffic-weighted hop distance to its (at most
+    :data:`MAX_NEIGHBOURS` heaviest) placed neighbours: on meshes of up to
+    :data:`FULL_SCAN_TILES` tiles the best of all free tiles (the cost is separable in x and
+    y, so it is one small matrix per axis), on larger meshes the best of the free tiles
+    nearest to the neighbours' weighted median and to each neighbour (one taxicab distance
+    transform of the free-slot map per wave, :func:`scipy.ndimage.distance_transform_cdt`).
+    Crossbars that ask for the same full tile are served by attraction; the others wait for
+    the next wave. After the deadline every remaining crossbar goes to the free slot nearest
+    the I/O tile, in one step.
+    """
+    n = graph.n_cb
+    width, height = hw.mesh
+    k = hw.crossbars_per_tile
     adj = graph.symmetric()
-    w_mesh, h_mesh = hw.mesh
-    free = np.full(hw.n_tiles, hw.crossbars_per_tile, dtype=np.int64)
+    adj.sum_duplicates()
+    indptr, nbr, wts = adj.indptr, adj.indices.astype(np.int64), adj.data
+    free = np.full(hw.n_tiles, k, dtype=np.int64)
+    node_tile = np.full(n + 1, -1, dtype=np.int64)
+    node_tile[n] = hw.io_tile_id
+    placed = np.zeros(n + 1, dtype=bool)
+    placed[n] = True
+    attraction = np.zeros(n + 1)
+    _attract(attraction, np.array([n]), indptr, nbr, wts)
+    total = np.bincount(np.repeat(np.arange(n + 1), np.diff(indptr)), weights=wts, minlength=n + 1)
+    batch = max(1, -(-n // max(1, waves)))
     tile_x, tile_y = hw.tile_xy(np.arange(hw.n_tiles))
-    crossbar_tile = np.full(n_cb, -1, dtype=np.int64)
-    node_tile = np.append(crossbar_tile, hw.io_tile_id)  # node n_cb is the I/O tile, always placed
-    placed = np.zeros(n_cb + 1, dtype=bool)
-    placed[n_cb] = True
-    attraction = np.zeros(n_cb + 1)
-    heap: list[tuple[float, int]] = []
-
-    def attract(node: int) -> None:
-        lo, hi = adj.indptr[node], adj.indptr[node + 1]
-        for j, wj in zip(adj.indices[lo:hi].tolist(), adj.data[lo:hi].tolist(), strict=True):
-            if not placed[j]:
-                attraction[j] += wj
-                heapq.heappush(heap, (-attraction[j], j))
-
-    attract(n_cb)
-    # crossbars nobody talks to come last, heaviest traffic first
-    total = np.asarray(adj.sum(axis=1)).ravel()[:n_cb]
-    fallback = iter(np.argsort(-total, kind="stable").tolist())
-    for _ in range(n_cb):
-        c = _next_crossbar(heap, attraction, placed, fallback)
-        if ctx is not None and ctx.expired():
-            rest = np.flatnonzero(~placed[:n_cb])
+    while not placed.all():
+        waiting = np.flatnonzero(~placed)
+        if expired():
             slots = np.repeat(np.arange(hw.n_tiles), free)
-            order = np.argsort(hw.hops(slots, np.full_like(slots, hw.io_tile_id)), kind="stable")
-            crossbar_tile[rest] = slots[order][: rest.size]
+            near = slots[np.argsort(hw.hops(slots, np.full_like(slots, hw.io_tile_id)), kind="stable")]
+            node_tile[waiting] = near[: waiting.size]
             break
-        lo, hi = adj.indptr[c], adj.indptr[c + 1]
-        nbr, wts = adj.indices[lo:hi], adj.data[lo:hi]
-        mask = placed[nbr]
-        nbr, wts = nbr[mask], wts[mask]
-        if nbr.size > MAX_NEIGHBOURS:
-            top = np.argpartition(-wts, MAX_NEIGHBOURS)[:MAX_NEIGHBOURS]
-            nbr, wts = nbr[top], wts[top]
-        if nbr.size == 0:  # no placed neighbour: nearest free slot to the I/O tile
-            nbr, wts = np.array([n_cb]), np.array([1.0])
-        nbr_tile = node_tile[nbr]
+        # the next wave: most attraction first, then most traffic, then id
+        att = attraction[waiting]
+        take = waiting[np.lexsort((waiting, np.where(att > 0, 0.0, -total[waiting]), -att))[:batch]]
+        member, nx, ny, nw = _placed_neighbours(take, placed, node_tile, indptr, nbr, wts, hw)
         if hw.n_tiles <= FULL_SCAN_TILES:
-            cand = np.flatnonzero(free > 0)
+            best = _best_free_tile_scan(take.size, member, nx, ny, nw, free, tile_x, tile_y, width, height)
         else:
-            nx, ny = tile_x[nbr_tile], tile_y[nbr_tile]
-            cand = _ring_candidates(free, _weighted_median(nx, wts), _weighted_median(ny, wts), w_mesh, h_mesh)
-        dist = hw.hops(cand[None, :], nbr_tile[:, None])
-        cost = (wts[:, None] * dist).sum(0)
-        t = int(cand[np.argmin(cost)])
-        free[t] -= 1
-        crossbar_tile[c] = t
-        node_tile[c] = t
-        placed[c] = True
-        attract(c)
-    return Mapping(unit_crossbar, crossbar_tile, hw.mesh)
+            best = _best_free_tile_near(take.size, member, nx, ny, nw, free, hw)
+        # capacity: claimants of one tile are served by attraction, the rest wait
+        order = np.lexsort((take, -attraction[take], best))
+        first = np.searchsorted(best[order], best[order])
+        served = order[(np.arange(order.size) - first) < free[best[order]]]
+        node_tile[take[served]] = best[served]
+        placed[take[served]] = True
+        np.subtract.at(free, best[served], 1)
+        _attract(attraction, take[served], indptr, nbr, wts)
+    return node_tile[:n]
 
 
-def _next_crossbar(
-    heap: list[tuple[float, int]], attraction: np.ndarray, placed: np.ndarray, fallback: Iterator[int]
-) -> int:
-    """The unplaced crossbar with the most traffic to placed ones (lazy-deletion max-heap)."""
-    while heap:
-        neg, c = heapq.heappop(heap)
-        if not placed[c] and -neg == attraction[c]:
-            return c
-    for c in fallback:
-        if not placed[c]:
-            return c
-    raise RuntimeError("no crossbar left to place")
+def _attract(attraction: np.ndarray, nodes: np.ndarray, indptr: np.ndarray, nbr: np.ndarray, wts: np.ndarray) -> None:
+    """Add the traffic of the newly placed ``nodes`` to their neighbours' attraction."""
+    lo, cnt = indptr[nodes], indptr[nodes + 1] - indptr[nodes]
+    edges = np.repeat(lo - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt) + np.arange(int(cnt.sum()))
+    np.add.at(attraction, nbr[edges], wts[edges])
 
 
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> int:
-    """The weighted median (minimises the weighted L1 distance in one dimension)."""
-    order = np.argsort(values, kind="stable")
-    cum = np.cumsum(weights[order])
-    return int(values[order][np.searchsorted(cum, cum[-1] / 2)])
+def _placed_neighbours(
+    take: np.ndarray, placed: np.ndarray, node_tile: np.ndarray, indptr: np.ndarray, nbr: np.ndarray,
+    wts: np.ndarray, hw: Hardware,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For the crossbars ``take``: their heaviest placed neighbours as flat (member, x, y, weight) arrays.
+
+    At most :data:`MAX_NEIGHBOURS` per member; a member with none gets the I/O tile, weight 1.
+    """
+    lo, cnt = indptr[take], indptr[take + 1] - indptr[take]
+    member = np.repeat(np.arange(take.size), cnt)
+    edges = np.repeat(lo - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt) + np.arange(int(cnt.sum()))
+    keep = placed[nbr[edges]]
+    member, edges = member[keep], edges[keep]
+    order = np.lexsort((-wts[edges], member))
+    member, edges = member[order], edges[order]
+    rank = np.arange(member.size) - np.searchsorted(member, member)
+    top = rank < MAX_NEIGHBOURS
+    member, edges = member[top], edges[top]
+    alone = np.setdiff1d(np.arange(take.size), member)
+    x, y = hw.tile_xy(node_tile[nbr[edges]])
+    io_x, io_y = hw.io_tile
+    member = np.concatenate((member, alone))
+    x = np.concatenate((x, np.full(alone.size, io_x)))
+    y = np.concatenate((y, np.full(alone.size, io_y)))
+    w = np.concatenate((wts[edges], np.ones(alone.size)))
+    return member, x, y, w
 
 
-def _ring_candidates(free: np.ndarray, x0: int, y0: int, w: int, h: int) -> np.ndarray:
-    """Free tiles on the nearest square ring around ``(x0, y0)`` that has any (and the ring after)."""
-    found: list[np.ndarray] = []
-    for r in range(max(w, h) + 1):
-        xs = np.arange(x0 - r, x0 + r + 1)
-        ring_x = np.concatenate((xs, xs, np.full(max(2 * r - 1, 0), x0 - r), np.full(max(2 * r - 1, 0), x0 + r)))
-        ys = np.arange(y0 - r + 1, y0 + r)
-        ring_y = np.concatenate((np.full(xs.size, y0 - r), np.full(xs.size, y0 + r), ys, ys))
-        if r == 0:
-            ring_x, ring_y = np.array([x0]), np.array([y0])
-        ok = (ring_x >= 0) & (ring_x < w) & (ring_y >= 0) & (ring_y < h)
-        tiles = ring_y[ok] * w + ring_x[ok]
-        tiles = tiles[free[tiles] > 0]
-        if tiles.size:
-            found.append(tiles)
-            if len(found) == 2:
-                break
-        elif found:
+def _axis_cost(members: int, member: np.ndarray, coord: np.ndarray, w: np.ndarray, size: int) -> np.ndarray:
+    """``[members, size]``: sum of w * |c - coord| over each member's neighbours, for every c in 0..size-1."""
+    cost = np.zeros((members, size))
+    np.add.at(cost, member, w[:, None] * np.abs(np.arange(size)[None, :] - coord[:, None]))
+    return cost
+
+
+def _best_free_tile_scan(
+    members: int, member: np.ndarray, nx: np.ndarray, ny: np.ndarray, nw: np.ndarray, free: np.ndarray,
+    tile_x: np.ndarray, tile_y: np.ndarray, width: int, height: int,
+) -> np.ndarray:
+    """The best free tile of each member, over all free tiles (small meshes)."""
+    fx = _axis_cost(members, member, nx, nw, width)
+    fy = _axis_cost(members, member, ny, nw, height)
+    open_tiles = np.flatnonzero(free > 0)
+    cost = fx[:, tile_x[open_tiles]] + fy[:, tile_y[open_tiles]]
+    return open_tiles[np.argmin(cost, axis=1)]
+
+
+def _best_free_tile_near(
+    members: int, member: np.ndarray, nx: np.ndarray, ny: np.ndarray, nw: np.ndarray, free: np.ndarray,
+    hw: Hardware,
+) -> np.ndarray:
+    """The best of the free tiles nearest to each member's weighted median and to each of its neighbours."""
+    width, height = hw.mesh
+    full = (free == 0).reshape(height, width).astype(np.int8)
+    _, (near_y, near_x) = distance_transform_cdt(full, metric="taxicab", return_indices=True)
+    mx = _weighted_median(member, nx, nw, members)
+    my = _weighted_median(member, ny, nw, members)
+    # candidate tiles: (member, tile) pairs
+    cand_member = np.concatenate((np.arange(members), member))
+    cx = np.concatenate((near_x[my, mx], near_x[ny, nx]))
+    cy = np.concatenate((near_y[my, mx], near_y[ny, nx]))
+    # cost of every candidate: its member's neighbours, expanded
+    by_member = np.argsort(member, kind="stable")
+    starts = np.searchsorted(member[by_member], np.arange(members + 1))
+    cnt = np.diff(starts)[cand_member]
+    owner = np.repeat(np.arange(cand_member.size), cnt)
+    e = by_member[np.repeat(starts[cand_member] - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt) + np.arange(int(cnt.sum()))]
+    d = np.abs(cx[owner] - nx[e]) + np.abs(cy[owner] - ny[e])
+    cost = np.bincount(owner, weights=nw[e] * d, minlength=cand_member.size)
+    order = np.lexsort((cost, cand_member))
+    first = order[np.searchsorted(cand_member[order], np.arange(members))]
+    return cy[first] * width + cx[first]
+
+
+def _weighted_median(group: np.ndarray, values: np.ndarray, weights: np.ndarray, groups: int) -> np.ndarray:
+    """Per group 0..groups-1 (each non-empty), the weighted median of its ``values`` (the lower one on ties)."""
+    order = np.lexsort((values, group))
+    g, v, wt = group[order], values[order], weights[order]
+    cum = np.cumsum(wt)
+    starts = np.searchsorted(g, np.arange(groups))
+    ends = np.searchsorted(g, np.arange(groups), side="right")
+    base = np.where(starts > 0, cum[np.maximum(starts - 1, 0)], 0.0)
+    half = base + (cum[ends - 1] - base) / 2
+    pos = np.searchsorted(cum, half, side="left")
+    return v[np.clip(pos, starts, ends - 1)]
+
+
+def refine_swaps(graph: TrafficGraph, hw: Hardware, tiles: np.ndarray, *, rounds: int = SWAP_ROUNDS) -> np.ndarray:
+    """Improve a placement by rounds of exactly scored, mutually independent moves and swaps.
+
+    Each crossbar proposes its weighted-median tile (the tile minimising its own hop cost
+    with every other crossbar fixed): a move if that tile has a free slot, else a swap with
+    each crossbar of that tile. Proposals are scored exactly (the pair's own edge included),
+    and a round applies the improving ones that share no tile and no traffic edge with a
+    better one (Luby's rule on unique ranks), so their gains add up exactly.
+    """
+    n = graph.n_cb
+    if n < 2:
+        return tiles
+    width, _ = hw.mesh
+    k = hw.crossbars_per_tile
+    adj = graph.symmetric()
+    adj.sum_duplicates()
+    indptr, nbr, wts = adj.indptr, adj.indices.astype(np.int64), adj.data
+    deg = np.diff(indptr)
+    edge_src = np.repeat(np.arange(n + 1), deg)
+    edge_key = edge_src * (n + 1) + nbr  # sorted: CSR rows in order, indices sorted within rows
+    tiles = np.asarray(tiles, dtype=np.int64).copy()
+    node_tile = np.append(tiles, hw.io_tile_id)
+    before = graph.hop_spikes(hw, tiles)
+    for _ in range(rounds):
+        x, y = hw.tile_xy(node_tile)
+        # each crossbar's weighted-median tile
+        mx = _weighted_median_rows(x[nbr], wts, indptr, x)[:n]
+        my = _weighted_median_rows(y[nbr], wts, indptr, y)[:n]
+        target = my * width + mx
+        movers = np.flatnonzero(target != tiles)
+        if movers.size == 0:
             break
-    return np.unique(np.concatenate(found))
+        # occupants of every tile, K slots each (-1: free)
+        occupant = np.full((hw.n_tiles, k), -1, dtype=np.int64)
+        by_tile = np.argsort(tiles, kind="stable")
+        slot = np.arange(n) - np.searchsorted(tiles[by_tile], tiles[by_tile])
+        occupant[tiles[by_tile], slot] = by_tile
+        cand = occupant[target[movers]]  # [movers, K]: partner j or -1 for a free slot
+        i = np.repeat(movers, k)
+        j = cand.ravel()
+        free = j < 0
+        # a free slot is one move proposal per mover (the first free one)
+        first_free = free & (np.arange(free.size) % k == np.argmax(cand < 0, axis=1).repeat(k))
+        keep = ~free | first_free
+        i, j = i[keep], j[keep]
+        t_i, t_to = tiles[i], target[i]
+        gain = _cost(i, t_i, node_tile, indptr, nbr, wts, hw) - _cost(i, t_to, node_tile, indptr, nbr, wts, hw)
+        swap = j >= 0
+        js = j[swap]
+        gain[swap] += _cost(js, t_to[swap], node_tile, indptr, nbr, wts, hw) - _cost(
+            js, t_i[swap], node_tile, indptr, nbr, wts, hw
+        )
+        # the pair's own edge keeps its length under a swap; the sums above counted it as removed twice
+        w_ij = _lookup(edge_key, wts, i[swap] * (n + 1) + js)
+        gain[swap] -= 2 * w_ij * hw.hops(t_i[swap], t_to[swap])
+        good = gain > 1e-9 * max(1.0, float(np.abs(gain).max()))
+        if not good.any():
+            break
+        i, j, t_i, t_to, gain = i[good], j[good], t_i[good], t_to[good], gain[good]
+        rank = np.empty(gain.size, dtype=np.int64)
+        rank[np.lexsort((np.arange(gain.size), gain))] = np.arange(gain.size)
+        # Luby's rule: keep a proposal iff it has the top rank on its tiles and around its crossbars
+        touch = np.full(n + 1, -1, dtype=np.int64)
+        np.maximum.at(touch, i, rank)
+        np.maximum.at(touch, np.where(j >= 0, j, n), np.where(j >= 0, rank, -1))
+        touch[n] = -1  # the I/O node never moves
+        around = touch.copy()
+        has = deg > 0
+        around[has] = np.maximum(touch[has], np.maximum.reduceat(touch[nbr], indptr[:-1][has]))
+        tile_top = np.full(hw.n_tiles, -1, dtype=np.int64)
+        np.maximum.at(tile_top, t_i, rank)
+        np.maximum.at(tile_top, t_to, rank)
+        win = (around[i] == rank) & (tile_top[t_i] == rank) & (tile_top[t_to] == rank)
+        win &= np.where(j >= 0, around[np.maximum(j, 0)] == rank, True)
+        i, j, t_i, t_to = i[win], j[win], t_i[win], t_to[win]
+        gained = float(gain[win].sum())
+        tiles[i] = t_to
+        tiles[j[j >= 0]] = t_i[j >= 0]
+        node_tile[:n] = tiles
+        if gained < MIN_ROUND_GAIN * before:
+            break
+        before -= gained
+    return tiles
+
+
+def _weighted_median_rows(values: np.ndarray, weights: np.ndarray, indptr: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Per CSR row, the weighted median of the small non-negative ints ``values`` (empty rows keep ``own``)."""
+    rows = indptr.size - 1
+    row = np.repeat(np.arange(rows, dtype=np.int64), np.diff(indptr))
+    span = int(values.max()) + 1 if values.size else 1
+    order = np.argsort(row * span + values)  # one int64 key: a plain sort, no lexsort
+    v, cum = values[order], np.cumsum(weights[order])
+    padded = np.concatenate(([0.0], cum))
+    before, after = padded[indptr[:-1]], padded[indptr[1:]]
+    # the first entry of the row whose cumulative weight reaches half the row's weight
+    pos = np.searchsorted(cum, before + (after - before) / 2, side="left")
+    out = own.copy()
+    has = indptr[1:] > indptr[:-1]
+    out[has] = v[np.clip(pos[has], indptr[:-1][has], indptr[1:][has] - 1)]
+    return out
+
+
+def _cost(
+    nodes: np.ndarray, at: np.ndarray, node_tile: np.ndarray, indptr: np.ndarray, nbr: np.ndarray, wts: np.ndarray,
+    hw: Hardware,
+) -> np.ndarray:
+    """Hop cost of each ``nodes[q]`` if it sat on tile ``at[q]``, every neighbour where it is."""
+    lo, cnt = indptr[nodes], indptr[nodes + 1] - indptr[nodes]
+    owner = np.repeat(np.arange(nodes.size), cnt)
+    edges = np.repeat(lo - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt) + np.arange(int(cnt.sum()))
+    d = hw.hops(at[owner], node_tile[nbr[edges]])
+    return np.bincount(owner, weights=wts[edges] * d, minlength=nodes.size)
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``values`` at the positions of ``query`` in the sorted ``keys`` (0 where absent)."""
+    pos = np.minimum(np.searchsorted(keys, query), max(keys.size - 1, 0))
+    found = keys[pos] == query if keys.size else np.zeros(query.size, dtype=bool)
+    return np.where(found, values[pos] if keys.size else 0.0, 0.0)
