@@ -20,6 +20,7 @@ import numpy as np
 from mapopt.decompose.base import Decomposition
 from mapopt.hardware import Hardware
 from mapopt.mapping import Mapping
+from mapopt.network import Network
 
 #: How many violations of one constraint are listed before the rest are summarised.
 MAX_LISTED = 5
@@ -54,16 +55,31 @@ def _first(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask)[:MAX_LISTED]
 
 
-def _deliveries(dec: Decomposition, mapping: Mapping) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (source, destination crossbar) pairs of N' under the mapping."""
-    net = dec.network
-    dest = mapping.unit_crossbar[net.post]
-    ncb = max(mapping.n_crossbar_ids, 1)
+def deliveries(net: Network, unit_crossbar: np.ndarray, n_crossbars: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (source, destination crossbar) pairs of N' when its units sit on ``unit_crossbar``.
+
+    Sorted by source, then crossbar. This is the validator's central object (rows, traffic
+    and hops follow from it); heuristics that condense an assignment into crossbar traffic
+    use it too. ``n_crossbars`` exceeds every crossbar id in use.
+    """
+    ncb = max(int(n_crossbars), 1)
+    # one int64 key per synapse, built in place (the id arrays may be int32: widen before multiplying)
+    key = net.pre.astype(np.int64)
+    key *= ncb
+    key += unit_crossbar[net.post]
     # sort + adjacent-difference instead of np.unique: same result, but numpy 2.4's hash-based
     # np.unique is ~200x slower on millions of distinct int64 keys (measured in docs/benchmarks.md)
-    key = np.sort(net.pre * ncb + dest)
-    key = key[np.concatenate((key[:1] == key[:1], key[1:] != key[:-1]))]
+    key.sort()
+    distinct = np.empty(key.size, dtype=bool)
+    distinct[:1] = True
+    np.not_equal(key[1:], key[:-1], out=distinct[1:])
+    key = key[distinct]
     return key // ncb, key % ncb
+
+
+def _deliveries(dec: Decomposition, mapping: Mapping) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (source, destination crossbar) pairs of N' under the mapping."""
+    return deliveries(dec.network, mapping.unit_crossbar, mapping.n_crossbar_ids)
 
 
 def check(dec: Decomposition, hw: Hardware, mapping: Mapping) -> list[Violation]:

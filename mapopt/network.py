@@ -3,12 +3,17 @@
 Synapses are kept as three parallel arrays (``pre``, ``post``, ``weight``) sorted by
 ``(post, pre)``, so the in-edges of a neuron form one contiguous slice (CSR over the
 post-synaptic side, see :attr:`Network.in_ptr`). Nothing here loops over synapses in
-Python: the scale goals (tens of millions of synapses) rule that out.
+Python: the scale goals (tens of millions of synapses) rule that out, and so do copies:
+neuron ids are stored in the smallest sufficient integer type (:func:`index_dtype`, int32
+below 2^31 neurons), weights as float32 when they were given so (large generated nets)
+and float64 otherwise, and :meth:`Network.build` skips its sort when the synapses
+already arrive in ``(post, pre)`` order, as generators produce them. Arithmetic that
+combines ids into one key (``pre * n + x``) must widen to int64 first (:func:`wide`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -18,6 +23,18 @@ from mapopt.errors import InputError
 
 #: Default evaluation window (timesteps) when nothing else says so.
 DEFAULT_TIMESTEPS = 100
+#: Synapses per pass when checking the order of large synapse arrays (bounds the temporaries).
+CHUNK = 1 << 24
+
+
+def index_dtype(n: int) -> np.dtype:
+    """The integer type of ids below ``n``: int32 when they fit (half the memory of int64), else int64."""
+    return np.dtype(np.int32) if n < 2**31 else np.dtype(np.int64)
+
+
+def wide(ids: np.ndarray) -> np.ndarray:
+    """``ids`` as int64 (a copy only if narrower), for key arithmetic such as ``pre * n + x`` that overflows int32."""
+    return np.asarray(ids).astype(np.int64, copy=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,7 +50,8 @@ class Network:
         ``bool[n]``; True for external spike sources (no crossbar column, fed from the
         I/O tile), False for compute neurons.
     pre, post, weight:
-        ``int64[E]``, ``int64[E]``, ``float64[E]``; synapses sorted by ``(post, pre)``.
+        ``int[E]`` (:func:`index_dtype`), ``int[E]``, ``float64[E]`` or ``float32[E]``; synapses sorted
+        by ``(post, pre)``.
     spikes:
         ``float64[n]``; spikes each neuron emits over the window of ``timesteps``.
     spike_source:
@@ -92,9 +110,12 @@ class Network:
         """
         is_input = np.asarray(is_input, dtype=bool)
         n = len(is_input)
-        pre = np.asarray(pre, dtype=np.int64).ravel()
-        post = np.asarray(post, dtype=np.int64).ravel()
-        weight = np.ones(len(pre)) if weight is None else np.asarray(weight, dtype=np.float64).ravel()
+        pre, post = _integers(pre, "pre"), _integers(post, "post")
+        if weight is None:
+            weight = np.ones(len(pre))
+        else:
+            weight = np.asarray(weight).ravel()
+            weight = weight if weight.dtype == np.float32 else weight.astype(np.float64, copy=False)
         if not (len(pre) == len(post) == len(weight)):
             raise InputError(f"synapse arrays differ in length: pre {len(pre)}, post {len(post)}, weight {len(weight)}")
         if timesteps is None or int(timesteps) < 1:
@@ -108,9 +129,15 @@ class Network:
         if bad.size:
             i = int(bad[0])
             raise InputError(f"synapse {i} ({int(pre[i])}->{int(post[i])}): weight is {weight[i]}")
-        order = np.lexsort((pre, post))
-        pre, post, weight = pre[order], post[order], weight[order]
-        dup = (pre[1:] == pre[:-1]) & (post[1:] == post[:-1])
+        ids = index_dtype(n)
+        if _strictly_sorted(pre, post):  # already in (post, pre) order without repeats: no sort, no copy
+            pre, post = pre.astype(ids, copy=False), post.astype(ids, copy=False)
+            dup = np.zeros(0, dtype=bool)
+        else:
+            order = np.lexsort((pre, post))
+            pre, post, weight = pre[order].astype(ids, copy=False), post[order].astype(ids, copy=False), weight[order]
+            del order
+            dup = (pre[1:] == pre[:-1]) & (post[1:] == post[:-1])
         if dup.any():
             if not merge_duplicates:
                 i = int(np.flatnonzero(dup)[0])
@@ -162,20 +189,22 @@ class Network:
         )
 
     def with_spikes(self, spikes: np.ndarray, source: str, timesteps: int | None = None) -> Network:
-        """Return a copy whose spike counts (and their provenance) are replaced."""
-        return Network.build(
-            name=self.name,
-            is_input=self.is_input,
-            pre=self.pre,
-            post=self.post,
-            weight=self.weight,
-            spikes=spikes,
-            spike_source=source,
-            timesteps=self.timesteps if timesteps is None else timesteps,
-            threshold=self.threshold,
-            leak=self.leak,
-            layer=self.layer,
-        )
+        """Return a copy whose spike counts (and their provenance) are replaced.
+
+        The synapse arrays are shared, not copied or re-checked (they were checked when
+        this network was built); the new counts and window are validated as in :meth:`build`.
+        """
+        timesteps = self.timesteps if timesteps is None else timesteps
+        if timesteps is None or int(timesteps) < 1:
+            raise InputError(f"timesteps must be >= 1, got {timesteps}")
+        spikes = np.asarray(spikes, dtype=np.float64).ravel()
+        if len(spikes) != self.n_neurons:
+            raise InputError(f"spikes has {len(spikes)} entries, expected one per neuron ({self.n_neurons})")
+        bad = np.flatnonzero(~np.isfinite(spikes) | (spikes < 0))
+        if bad.size:
+            i = int(bad[0])
+            raise InputError(f"neuron {i}: spike count {spikes[i]} is negative or not finite")
+        return replace(self, spikes=spikes, spike_source=source, timesteps=int(timesteps))
 
     # ------------------------------------------------------------------ structure
     @property
@@ -228,3 +257,23 @@ class Network:
             "total_spikes": float(self.spikes.sum()),
             "spike_source": self.spike_source,
         }
+
+
+def _integers(values: np.ndarray, label: str) -> np.ndarray:
+    """A 1-D integer array of neuron ids (kept in its own integer type; anything else as int64)."""
+    arr = np.asarray(values).ravel()
+    if arr.dtype.kind in "iu":
+        return arr
+    if arr.size and arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+        raise InputError(f"{label} neuron ids must be integers")
+    return arr.astype(np.int64)
+
+
+def _strictly_sorted(pre: np.ndarray, post: np.ndarray) -> bool:
+    """Whether the synapses are in strictly increasing ``(post, pre)`` order (sorted, no repeats), in chunks."""
+    for lo in range(0, max(len(post) - 1, 0), CHUNK):
+        hi = min(lo + CHUNK + 1, len(post))
+        p, q = post[lo:hi], pre[lo:hi]
+        if not np.all((p[1:] > p[:-1]) | ((p[1:] == p[:-1]) & (q[1:] > q[:-1]))):
+            return False
+    return True

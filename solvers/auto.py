@@ -6,23 +6,34 @@ measured in docs/benchmarks.md:
 
 - every instance: the layer-aware fast path ``layered`` (one numpy pass per crossbar);
 - up to ``greedy_synapses`` synapses in N': also ``greedy`` (affinity packing with a
-  lookahead pool), and up to ``partition_synapses`` also ``partition`` (METIS); the best
-  by the validator's objective is kept; up to ``paper_units`` units the paper's windowed
-  first-fit packer (``paper``) is a candidate too;
+  lookahead pool), and up to ``partition_synapses`` also ``partition`` (METIS); up to
+  ``paper_units`` units the paper's windowed first-fit packer (``paper``) is a candidate too;
 - up to ``anneal_units`` units (and ``greedy_synapses`` synapses) and with time left:
   ``anneal`` refines the best, with ``anneal_moves`` moves at most (deterministic),
   stopping at the time limit or after ``anneal_seconds`` of annealing, whichever comes first.
+
+Candidates are scored cheaply and only the winner is validated (by the solver template):
+every candidate first packs (its ``assign`` step); for an objective whose first key is
+the crossbar count, only the candidates with the fewest crossbars are placed, since the
+others lose whatever their placement; the placed ones are ranked by
+:meth:`solvers.common.traffic.TrafficGraph.objective` (the objective from the crossbar
+traffic graph, which the placement builds anyway). A candidate that fails (an error, no
+result in time, more crossbars than a fixed mesh holds) is skipped and named in
+``info["notes"]``; the run fails only when every candidate does.
 """
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import numpy as np
 
-from mapopt.evaluation import assess
+from mapopt.errors import InputError
 from mapopt.mapping import Mapping
-from mapopt.problem import MappingProblem
-from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.problem import OBJECTIVES, MappingProblem
+from mapopt.solver import Outcome, SolveContext, Solver, Status
 from solvers.anneal import Anneal
+from solvers.common.traffic import TrafficGraph
 from solvers.greedy import Greedy
 from solvers.layered import Layered
 from solvers.paper import PaperGreedy
@@ -30,6 +41,18 @@ from solvers.partition import Partition
 
 #: Below this remaining time (s) no refinement is started.
 MIN_REFINE_SECONDS = 0.5
+
+
+class Candidate(Protocol):
+    """A packing solver split in its two steps (``layered``, ``greedy``, ``partition``, ``paper``)."""
+
+    name: str
+
+    def assign(self, problem: MappingProblem, ctx: SolveContext) -> np.ndarray | None: ...
+
+    def place(
+        self, problem: MappingProblem, unit_crossbar: np.ndarray, ctx: SolveContext, graph: Any = None
+    ) -> Mapping: ...
 
 
 class Auto(Solver):
@@ -55,40 +78,80 @@ class Auto(Solver):
         self.anneal_seconds = anneal_seconds
         self.paper_units = paper_units
 
-    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+    def candidates(self, problem: MappingProblem) -> list[Candidate]:
+        """The methods tried on ``problem``, by its size."""
         dec = problem.decomposition
         synapses = dec.network.n_synapses
-        methods: list[Solver] = [Layered()]
+        methods: list[Candidate] = [Layered()]
         if synapses <= self.greedy_synapses:
             methods.append(Greedy())
         if synapses <= self.partition_synapses:
             methods.append(Partition())
         if dec.n_units <= self.paper_units:
             methods.append(PaperGreedy())
+        return methods
+
+    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+        dec = problem.decomposition
+        notes: list[str] = []
+        packed: list[tuple[Candidate, np.ndarray, int]] = []
+        for method in self.candidates(problem):
+            if packed and ctx.expired():
+                notes.append(f"{method.name}: not run (time limit)")
+                continue
+            unit_crossbar = _attempt(notes, method.name, lambda m=method: m.assign(problem, ctx))
+            if unit_crossbar is not None:
+                packed.append((method, unit_crossbar, _crossbars(unit_crossbar)))
+        ranked: list[str] = []  # notes that only say a candidate lost
+        if OBJECTIVES[problem.objective][0] == "crossbars" and packed:  # more crossbars lose whatever the placement
+            fewest = min(count for _, _, count in packed)
+            for method, _, count in packed:
+                if count > fewest:
+                    ranked.append(f"{method.name}: {count} crossbars, not placed ({fewest} elsewhere)")
+            notes += ranked
+            packed = [p for p in packed if p[2] == fewest]
         best: Mapping | None = None
         best_key: tuple[float, ...] | None = None
         chosen = ""
-        for method in methods:
+        for method, unit_crossbar, _ in packed:
             if best is not None and ctx.expired():
-                break
-            out = method._solve(problem, ctx)
-            if out.mapping is None:
+                notes.append(f"{method.name}: not placed (time limit)")
                 continue
-            key = _key(problem, out.mapping) if len(methods) > 1 else (0.0,)
-            if best_key is None or key < best_key:
-                best, best_key, chosen = out.mapping, key, method.name
+
+            def placed(m: Candidate = method, uc: np.ndarray = unit_crossbar) -> tuple[Mapping, tuple[float, ...]]:
+                graph = TrafficGraph.build(dec, uc)
+                mapping = m.place(problem, uc, ctx, graph=graph)
+                return mapping, graph.objective(problem, mapping)
+
+            result = _attempt(notes, method.name, placed)
+            if result is not None and (best_key is None or result[1] < best_key):
+                (best, best_key), chosen = result, method.name
         if best is None:
-            return Outcome(None, message="time limit reached before any method finished")
+            reason = "; ".join(notes) or "no candidate method"
+            return Outcome(None, Status.ERROR, message=f"no candidate found a mapping: {reason}", info={"notes": notes})
         remaining = ctx.remaining()
-        small = dec.n_units <= self.anneal_units and synapses <= self.greedy_synapses
+        small = dec.n_units <= self.anneal_units and dec.network.n_synapses <= self.greedy_synapses
         refine = small and (remaining is None or remaining >= MIN_REFINE_SECONDS)
         if refine and self.anneal_moves > 0:
             best = Anneal(moves=self.anneal_moves, max_seconds=self.anneal_seconds).refine(problem, ctx, best)
             chosen += "+anneal"
-        return Outcome(best, info={"methods": chosen})
+        failed = [note for note in notes if note not in ranked]
+        message = ("candidates skipped: " + "; ".join(failed)) if failed else ""
+        return Outcome(best, message=message, info={"methods": chosen, "notes": notes})
 
 
-def _key(problem: MappingProblem, mapping: Mapping) -> tuple[float, ...]:
-    """The validator's objective of a candidate (an invalid one ranks last)."""
-    verdict = assess(problem.decomposition, problem.hardware, mapping)
-    return problem.key(verdict.metrics) if verdict.valid else (np.inf,)
+def _crossbars(unit_crossbar: np.ndarray) -> int:
+    placed = unit_crossbar[unit_crossbar >= 0]
+    return int(np.count_nonzero(np.bincount(placed))) if placed.size else 0
+
+
+def _attempt(notes: list[str], name: str, step: Any) -> Any:
+    """``step()``, or None with a note when it fails or finds nothing in time (a candidate never sinks the run)."""
+    try:
+        out = step()
+    except (InputError, ValueError, RuntimeError, MemoryError) as err:
+        notes.append(f"{name}: skipped ({type(err).__name__}: {err})")
+        return None
+    if out is None:
+        notes.append(f"{name}: no result within the time limit")
+    return out

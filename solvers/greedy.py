@@ -12,10 +12,13 @@ crossbar, no per-synapse Python) and deterministic; it is also the start of ``an
 
 from __future__ import annotations
 
+import numpy as np
+
+from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
 from solvers.common.packing import affinity_order, merge_crossbars, pack_affinity
-from solvers.common.traffic import place_traffic
+from solvers.common.traffic import TrafficGraph, place_traffic
 
 
 class Greedy(Solver):
@@ -28,14 +31,24 @@ class Greedy(Solver):
         self.pool = pool
         self.fill = fill
 
-    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+    def assign(self, problem: MappingProblem, ctx: SolveContext) -> np.ndarray | None:
+        """The crossbar of every unit (None if the deadline passed while packing)."""
         if self.pool < 1 or not 0.0 < self.fill <= 1.0:
             raise ValueError(f"need pool >= 1 and 0 < fill <= 1, got pool={self.pool}, fill={self.fill}")
         dec, hw = problem.decomposition, problem.hardware
         unit_crossbar = pack_affinity(dec, hw, affinity_order(dec), ctx, pool=self.pool, fill=self.fill)
+        return None if unit_crossbar is None else merge_crossbars(dec, hw, unit_crossbar)
+
+    def place(
+        self, problem: MappingProblem, unit_crossbar: np.ndarray, ctx: SolveContext, graph: TrafficGraph | None = None
+    ) -> Mapping:
+        """Traffic placement of an assignment (``graph``: its traffic graph, if already built)."""
+        return place_traffic(problem, unit_crossbar, ctx, graph=graph)
+
+    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+        unit_crossbar = self.assign(problem, ctx)
         if unit_crossbar is None:
             return Outcome(None, message="time limit reached while packing")
-        unit_crossbar = merge_crossbars(dec, hw, unit_crossbar)
-        mapping = place_traffic(problem, unit_crossbar, ctx)
+        mapping = self.place(problem, unit_crossbar, ctx)
         ctx.record(float(unit_crossbar.max() + 1))
         return Outcome(mapping)

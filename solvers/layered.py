@@ -17,11 +17,12 @@ from __future__ import annotations
 import numpy as np
 
 from mapopt.decompose.base import Decomposition
+from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
 from solvers.common.packing import merge_crossbars, pack_sequential, raw_signature
 from solvers.common.placement import place_in_order
-from solvers.common.traffic import place_traffic
+from solvers.common.traffic import TrafficGraph, place_traffic
 
 
 def layer_order(dec: Decomposition) -> np.ndarray:
@@ -40,15 +41,27 @@ class Layered(Solver):
     def __init__(self, *, placement: str = "traffic"):
         self.placement = placement
 
-    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+    def assign(self, problem: MappingProblem, ctx: SolveContext) -> np.ndarray | None:
+        """The crossbar of every unit (None if the deadline passed while packing)."""
         if self.placement not in ("traffic", "order"):
             raise ValueError(f"placement must be 'traffic' or 'order', got {self.placement!r}")
         dec = problem.decomposition
         unit_crossbar = pack_sequential(dec, problem.hardware, layer_order(dec), ctx)
         if unit_crossbar is None:
-            return Outcome(None, message="time limit reached while packing")
-        unit_crossbar = merge_crossbars(dec, problem.hardware, unit_crossbar)
-        ctx.record(float(unit_crossbar.max() + 1))
+            return None
+        return merge_crossbars(dec, problem.hardware, unit_crossbar)
+
+    def place(
+        self, problem: MappingProblem, unit_crossbar: np.ndarray, ctx: SolveContext, graph: TrafficGraph | None = None
+    ) -> Mapping:
+        """The tiles of an assignment (``graph``: its traffic graph, if already built)."""
         if self.placement == "order":
-            return Outcome(place_in_order(problem, unit_crossbar))
-        return Outcome(place_traffic(problem, unit_crossbar, ctx))
+            return place_in_order(problem, unit_crossbar)
+        return place_traffic(problem, unit_crossbar, ctx, graph=graph)
+
+    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+        unit_crossbar = self.assign(problem, ctx)
+        if unit_crossbar is None:
+            return Outcome(None, message="time limit reached while packing")
+        ctx.record(float(unit_crossbar.max() + 1))
+        return Outcome(self.place(problem, unit_crossbar, ctx))

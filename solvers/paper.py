@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
 from solvers.common.placement import place_in_order
@@ -66,11 +67,20 @@ class PaperGreedy(Solver):
     def __init__(self, *, window: int = 8):
         self.window = window
 
-    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+    def assign(self, problem: MappingProblem, ctx: SolveContext) -> np.ndarray | None:
+        """The crossbar of every unit (None if the deadline passed while packing)."""
         if self.window < 1:
             raise ValueError(f"window must be >= 1, got {self.window}")
-        unit_crossbar = pack_greedy(problem, ctx, self.window)
+        return pack_greedy(problem, ctx, self.window)
+
+    def place(
+        self, problem: MappingProblem, unit_crossbar: np.ndarray, ctx: SolveContext, graph: object = None
+    ) -> Mapping:
+        """In-order placement (the paper's; ``graph`` is not needed)."""
+        return place_in_order(problem, unit_crossbar)
+
+    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+        unit_crossbar = self.assign(problem, ctx)
         if unit_crossbar is None:
             return Outcome(None, message="time limit reached while packing")
-        mapping = place_in_order(problem, unit_crossbar)
-        return Outcome(mapping)
+        return Outcome(self.place(problem, unit_crossbar, ctx))

@@ -21,10 +21,11 @@ import pymetis
 import scipy.sparse as sp
 
 from mapopt.decompose.base import Decomposition
+from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
 from solvers.common.packing import affinity_order, merge_crossbars, pack_affinity
-from solvers.common.traffic import place_traffic
+from solvers.common.traffic import TrafficGraph, place_traffic
 
 
 def metis_parts(dec: Decomposition, n_parts: int, *, traffic_weight: float, imbalance: float, seed: int) -> np.ndarray:
@@ -65,22 +66,36 @@ class Partition(Solver):
         self.imbalance = imbalance
         self.pool = pool
 
-    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+    def assign(self, problem: MappingProblem, ctx: SolveContext) -> np.ndarray | None:
+        """The crossbar of every unit (None if the deadline passed)."""
         if not 0.0 < self.fill <= 1.0 or self.traffic_weight < 0 or self.imbalance <= 0 or self.pool < 1:
             raise ValueError(
                 f"need 0 < fill <= 1, traffic_weight >= 0, imbalance > 0, pool >= 1; got {self.get_params()}"
             )
         dec, hw = problem.decomposition, problem.hardware
-        n_parts = math.ceil(dec.n_units / max(1, int(hw.columns * self.fill)))
+        n_parts = self.n_parts(problem)
         seed = int(ctx.rng.integers(2**31 - 1))
         parts = metis_parts(dec, n_parts, traffic_weight=self.traffic_weight, imbalance=self.imbalance, seed=seed)
         if ctx.expired():
-            return Outcome(None, message="time limit reached while partitioning")
+            return None
         units = affinity_order(dec)
         order = units[np.argsort(parts[units], kind="stable")]
         unit_crossbar = pack_affinity(dec, hw, order, ctx, pool=self.pool)
+        return None if unit_crossbar is None else merge_crossbars(dec, hw, unit_crossbar)
+
+    def place(
+        self, problem: MappingProblem, unit_crossbar: np.ndarray, ctx: SolveContext, graph: TrafficGraph | None = None
+    ) -> Mapping:
+        """Traffic placement of an assignment (``graph``: its traffic graph, if already built)."""
+        return place_traffic(problem, unit_crossbar, ctx, graph=graph)
+
+    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+        unit_crossbar = self.assign(problem, ctx)
         if unit_crossbar is None:
-            return Outcome(None, message="time limit reached while repairing parts")
-        unit_crossbar = merge_crossbars(dec, hw, unit_crossbar)
+            return Outcome(None, message="time limit reached while partitioning")
         ctx.record(float(unit_crossbar.max() + 1))
-        return Outcome(place_traffic(problem, unit_crossbar, ctx), info={"parts": n_parts})
+        return Outcome(self.place(problem, unit_crossbar, ctx), info={"parts": self.n_parts(problem)})
+
+    def n_parts(self, problem: MappingProblem) -> int:
+        """METIS parts: one per ``fill`` x C columns of units."""
+        return math.ceil(problem.decomposition.n_units / max(1, int(problem.hardware.columns * self.fill)))

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from mapopt.decompose.base import unit_slots
 from mapopt.decompose.tree import balanced_leaves
 from mapopt.errors import InputError
-from mapopt.network import Network
+from mapopt.network import Network, wide
 
 ORDERS = ("id", "cooccurrence")
 GROUPINGS = ("chunk", "block")
@@ -73,7 +73,7 @@ def edge_rank(net: Network, keys: np.ndarray) -> np.ndarray:
     """Rank of each synapse among its post-synaptic neuron's inputs when sorted by the key of its source."""
     n = net.n_neurons
     if n < 2**31:  # one int64 sort key (post, key): unique per synapse, so any sort gives lexsort's order
-        order = np.argsort(net.post * n + keys[net.pre], kind="stable")  # stable: linear on presorted runs
+        order = np.argsort(wide(net.post) * n + keys[net.pre], kind="stable")  # stable: linear on presorted runs
     else:
         order = np.lexsort((keys[net.pre], net.post))
     rank = np.empty(net.n_synapses, dtype=np.int64)
@@ -93,7 +93,7 @@ def chunk_groups(net: Network, k: int, keys: np.ndarray) -> tuple[np.ndarray, np
     if split.size:
         lo, cnt = net.in_ptr[split], net.fanin[split]
         sub = np.repeat(lo - unit_slots(cnt), cnt) + np.arange(int(cnt.sum()))  # their synapses, ascending
-        key = net.post[sub] * n + keys[net.pre[sub]] if n < 2**31 else None
+        key = wide(net.post[sub]) * n + keys[net.pre[sub]] if n < 2**31 else None
         order = np.argsort(key, kind="stable") if key is not None else np.lexsort((keys[net.pre[sub]], net.post[sub]))
         # the sort permutes synapses within each neuron only: the i-th sorted synapse has the rank of the i-th
         rank[sub[order]] = rank[sub]

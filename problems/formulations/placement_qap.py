@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from mapopt.evaluation import deliveries
 from mapopt.hardware import Hardware
 from mapopt.problem import MappingProblem
 from problems.formulations.assignment import CHECK_EVERY, Builder, BuildInterrupted, transpose_symmetric
@@ -43,8 +44,7 @@ class PlacementData:
         """Flows of ``unit_crossbar`` (over N', dense ids) on ``hw`` (mesh resolved)."""
         net = problem.decomposition.network
         n_cb = int(unit_crossbar.max()) + 1
-        key = np.unique(net.pre * n_cb + unit_crossbar[net.post])
-        src, dst = key // n_cb, key % n_cb
+        src, dst = deliveries(net, unit_crossbar, n_cb)
         spikes = net.spikes[src]
         src_cb = unit_crossbar[src]
         io_flow = np.bincount(dst[src_cb < 0], weights=spikes[src_cb < 0], minlength=n_cb)

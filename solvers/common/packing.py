@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.cluster.hierarchy import DisjointSet
 
 from mapopt.decompose.base import Decomposition
+from mapopt.evaluation import deliveries
 from mapopt.hardware import Hardware
+from mapopt.network import wide
 from mapopt.solver import SolveContext
-from solvers.common.arrays import unique_sorted
+
+#: At most this many rounds of merges (each applies a set of independent merges).
+MERGE_ROUNDS = 64
 
 
 def raw_signature(dec: Decomposition) -> np.ndarray:
@@ -34,7 +37,7 @@ def raw_signature(dec: Decomposition) -> np.ndarray:
     """
     net = dec.network
     big = np.iinfo(np.int64).max
-    src = np.where(dec.edge_origin >= 0, net.pre, big)
+    src = np.where(dec.edge_origin >= 0, wide(net.pre), big)  # int64 first: the sentinel does not fit int32
     sig = np.full(net.n_neurons, -1, dtype=np.int64)
     has = net.fanin > 0
     if has.any():
@@ -165,14 +168,23 @@ def pack_sequential(
     return unit_crossbar
 
 
-def merge_crossbars(dec: Decomposition, hw: Hardware, unit_crossbar: np.ndarray, *, candidates: int = 8) -> np.ndarray:
+def merge_crossbars(
+    dec: Decomposition, hw: Hardware, unit_crossbar: np.ndarray, *, candidates: int = 8, rounds: int = MERGE_ROUNDS
+) -> np.ndarray:
     """Empty under-filled crossbars into others where all their units fit (a first-fit repair).
 
     Next-fit packing closes a crossbar as soon as no waiting unit fits it, so a few
-    crossbars end up part-empty. Crossbars with at most half their columns used are taken
-    from the emptiest; each goes, whole, to the crossbar that shares the most sources with
-    it (from the sparse crossbar x source incidence product) among those where the union of
-    sources fits R and the columns fit C. Returns the renumbered ``unit_crossbar``.
+    crossbars end up part-empty. A crossbar with at most half its columns used goes, whole,
+    to the crossbar that shares the most sources with it (among its ``candidates + 1``
+    best overlaps, from the sparse crossbar x source incidence product; then the
+    ``candidates`` fullest under-filled crossbars), the first where the union of sources
+    fits R and the columns fit C; the emptiest go first. The merges run in vectorised rounds:
+    each round every under-filled crossbar claims its best target, and the claims that are
+    best (emptiest first) among all claims touching their two crossbars are applied
+    together (Luby's rule), so no crossbar takes part in two merges of one round and every
+    applied merge was checked against the current rows and columns. The union of two
+    source sets is ``rows(a) + rows(b) - shared(a, b)``, read off the same product. Returns
+    the renumbered ``unit_crossbar``.
     """
     net = dec.network
     placed = unit_crossbar >= 0
@@ -180,42 +192,71 @@ def merge_crossbars(dec: Decomposition, hw: Hardware, unit_crossbar: np.ndarray,
     if n_cb < 2:
         return unit_crossbar
     cols = np.bincount(unit_crossbar[placed], minlength=n_cb)
-    small = np.flatnonzero(cols <= hw.columns // 2)
-    if small.size == 0:
+    if not ((cols > 0) & (cols <= hw.columns // 2)).any():
         return unit_crossbar
-    key = unique_sorted(net.pre * n_cb + unit_crossbar[net.post])
-    src, cb = key // n_cb, key % n_cb
-    incidence = sp.csr_matrix((np.ones(key.size, dtype=np.int32), (cb, src)), shape=(n_cb, net.n_neurons))
-    overlap = (incidence[small] @ incidence.T).tocsr()
-    by_cb = np.argsort(cb, kind="stable")
-    sources = np.split(src[by_cb], np.cumsum(np.bincount(cb, minlength=n_cb))[:-1])
-    # Groups of crossbars merged together; a group's units all end on its one crossbar that was
-    # never emptied (its holder), whose sources and columns are the group's.
-    groups = DisjointSet(range(n_cb))
-    emptied = np.zeros(n_cb, dtype=bool)
-    order = small[np.argsort(cols[small], kind="stable")]
-    position = {int(c): i for i, c in enumerate(small.tolist())}
-    fallback = small[np.argsort(-cols[small], kind="stable")][:candidates].tolist()
-    holder = np.arange(n_cb)  # per group representative: the group's holder
-    for a in order.tolist():
-        if emptied[a] or cols[a] == 0:
-            continue
-        row = overlap[position[a]]
-        best = row.indices[np.argsort(-row.data, kind="stable")][: candidates + 1].tolist()
-        for candidate in best + fallback:
-            b = int(holder[groups[candidate]])
-            if b == a or cols[a] + cols[b] > hw.columns:
-                continue
-            union = np.union1d(sources[a], sources[b])
-            if union.size <= hw.rows:
-                sources[b], sources[a] = union, src[:0]
-                cols[b] += cols[a]
-                cols[a] = 0
-                emptied[a] = True
-                groups.merge(a, b)
-                holder[groups[b]] = b
-                break
-    target = holder[[groups[c] for c in range(n_cb)]]
+    src, cb = deliveries(net, unit_crossbar, n_cb)
+    target = np.arange(n_cb)  # the crossbar each original crossbar's units end on
+    for _ in range(rounds):
+        incidence = sp.csr_matrix((np.ones(cb.size, dtype=np.int32), (cb, src)), shape=(n_cb, net.n_neurons))
+        incidence.data[:] = 1  # merged crossbars may list a source twice: a row is a row
+        rows = np.diff(incidence.indptr)
+        small = np.flatnonzero((cols > 0) & (cols <= hw.columns // 2))
+        if small.size == 0:
+            break
+        a, b, shared, fallback = _merge_candidates(incidence, small, cols, candidates)
+        ok = (a != b) & (cols[b] > 0) & (cols[a] + cols[b] <= hw.columns) & (rows[a] + rows[b] - shared <= hw.rows)
+        a, b, fallback, shared = a[ok], b[ok], fallback[ok], shared[ok]
+        if a.size == 0:
+            break
+        # each small crossbar's claim: its first feasible candidate (overlaps by size, then the fallback list)
+        order = np.lexsort((b, -shared, fallback, a))
+        first = np.concatenate(([True], a[order][1:] != a[order][:-1]))
+        claim = order[first]
+        a, b = a[claim], b[claim]
+        rank = np.empty(a.size, dtype=np.int64)
+        rank[np.lexsort((a, cols[a]))] = np.arange(a.size)  # emptiest first
+        top = np.full(n_cb, a.size, dtype=np.int64)
+        np.minimum.at(top, a, rank)
+        np.minimum.at(top, b, rank)
+        win = (top[a] == rank) & (top[b] == rank)
+        a, b = a[win], b[win]
+        relabel = np.arange(n_cb)
+        relabel[a] = b
+        np.add.at(cols, b, cols[a])
+        cols[a] = 0
+        cb = relabel[cb]
+        target = relabel[target]
     merged = np.where(placed, target[np.maximum(unit_crossbar, 0)], -1)
     merged[placed] = np.unique(merged[placed], return_inverse=True)[1]
     return merged
+
+
+def _merge_candidates(
+    incidence: sp.csr_matrix, small: np.ndarray, cols: np.ndarray, candidates: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate merges ``(a, b, shared sources, from the fallback list)`` for the under-filled crossbars ``small``.
+
+    Per a: the ``candidates + 1`` crossbars sharing the most sources with it, then the
+    ``candidates`` fullest under-filled crossbars (their overlap with a is looked up).
+    """
+    overlap = (incidence[small] @ incidence.T).tocoo()
+    a, b, shared = small[overlap.row], overlap.col.astype(np.int64), overlap.data.astype(np.int64)
+    order = np.lexsort((b, -shared, a))
+    a, b, shared = a[order], b[order], shared[order]
+    rank = np.arange(a.size) - np.searchsorted(a, a)
+    keep = rank <= candidates
+    best_a, best_b, best_shared = a[keep], b[keep], shared[keep]
+    fullest = small[np.argsort(-cols[small], kind="stable")][:candidates]
+    fa, fb = np.repeat(small, fullest.size), np.tile(fullest, small.size)
+    n_cb = incidence.shape[0]
+    key = a * n_cb + b  # the overlap pairs, looked up for the fallback pairs
+    by_key = np.argsort(key, kind="stable")
+    pos = np.minimum(np.searchsorted(key[by_key], fa * n_cb + fb), max(key.size - 1, 0))
+    hit = key[by_key][pos] == fa * n_cb + fb if key.size else np.zeros(fa.size, dtype=bool)
+    f_shared = np.where(hit, shared[by_key][pos] if key.size else 0, 0)
+    return (
+        np.concatenate((best_a, fa)),
+        np.concatenate((best_b, fb)),
+        np.concatenate((best_shared, f_shared)),
+        np.concatenate((np.zeros(best_a.size, dtype=bool), np.ones(fa.size, dtype=bool))),
+    )

@@ -30,18 +30,19 @@ of FastPlace-DP, Pan, Viswanathan and Chu, ISPD 2005), each exactly scored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.ndimage import distance_transform_cdt
 
 from mapopt.decompose.base import Decomposition
+from mapopt.evaluation import EnergyModel, deliveries
 from mapopt.hardware import Hardware
 from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
 from mapopt.solver import SolveContext
-from solvers.common.arrays import unique_sorted
+from solvers.common.arrays import concat_ranges
 
 #: Placement waves: each places up to ceil(crossbars / WAVES) crossbars at once.
 WAVES = 256
@@ -68,9 +69,7 @@ class TrafficGraph:
     def build(cls, dec: Decomposition, unit_crossbar: np.ndarray) -> TrafficGraph:
         net = dec.network
         n_cb = int(unit_crossbar.max()) + 1 if unit_crossbar.size and unit_crossbar.max() >= 0 else 0
-        ncb = max(n_cb, 1)
-        key = unique_sorted(net.pre * ncb + unit_crossbar[net.post])
-        source, dest = key // ncb, key % ncb
+        source, dest = deliveries(net, unit_crossbar, n_cb)
         src_cb = unit_crossbar[source]
         src_cb = np.where(src_cb >= 0, src_cb, n_cb)
         pair = src_cb * (n_cb + 1) + dest
@@ -83,6 +82,31 @@ class TrafficGraph:
         tiles = np.append(crossbar_tile[: self.n_cb], hw.io_tile_id)
         return float((self.w * hw.hops(tiles[self.src], tiles[self.dst])).sum())
 
+    def objective(self, problem: MappingProblem, mapping: Mapping) -> tuple[float, ...]:
+        """The problem's objective key of ``mapping`` (whose assignment this graph is of), without validating it.
+
+        What ``auto`` ranks its candidates by: crossbars, deliveries, intercrossbar spikes and
+        hop_spikes from the edges, energy from :class:`mapopt.evaluation.EnergyModel`. The one
+        mapping kept is then validated and re-scored by the solver template.
+        """
+        hw = replace(problem.hardware, mesh=mapping.mesh)
+        net = problem.decomposition.network
+        deliveries = float(self.w.sum())
+        hop_spikes = self.hop_spikes(hw, mapping.crossbar_tile)
+        placed = mapping.unit_crossbar[mapping.unit_crossbar >= 0]
+        crossbars = int(np.count_nonzero(np.bincount(placed))) if placed.size else 0
+        energy = EnergyModel.of(hw, net.timesteps).total(
+            crossbars, float(net.spikes[net.pre].sum()), deliveries, hop_spikes
+        )
+        metrics = {
+            "crossbars": crossbars,
+            "deliveries": deliveries,
+            "intercrossbar_spikes": float(self.w[self.src != self.dst].sum()),
+            "hop_spikes": hop_spikes,
+            "energy_total_j": energy,
+        }
+        return problem.key(metrics)
+
     def symmetric(self) -> sp.csr_matrix:
         """Undirected weights (hops are symmetric) over n_cb + 1 nodes, self-traffic dropped."""
         n = self.n_cb + 1
@@ -91,7 +115,13 @@ class TrafficGraph:
         return (m + m.T).tocsr()
 
 
-def place_traffic(problem: MappingProblem, unit_crossbar: np.ndarray, ctx: SolveContext | None = None) -> Mapping:
+def place_traffic(
+    problem: MappingProblem,
+    unit_crossbar: np.ndarray,
+    ctx: SolveContext | None = None,
+    *,
+    graph: TrafficGraph | None = None,
+) -> Mapping:
     """Traffic-aware placement of the crossbars of ``unit_crossbar`` onto tiles (see the module docstring).
 
     If ``ctx``'s deadline passes, the remaining levels split regions without refinement
@@ -99,7 +129,7 @@ def place_traffic(problem: MappingProblem, unit_crossbar: np.ndarray, ctx: Solve
     """
     n_cb = int(unit_crossbar.max()) + 1 if (unit_crossbar >= 0).any() else 0
     hw = problem.hardware_for(n_cb)
-    graph = TrafficGraph.build(problem.decomposition, unit_crossbar)
+    graph = graph if graph is not None else TrafficGraph.build(problem.decomposition, unit_crossbar)
     expired = ctx.expired if ctx is not None else (lambda: False)
     tiles = place_waves(graph, hw, expired=expired)
     if not expired():
@@ -167,7 +197,7 @@ def place_waves(graph: TrafficGraph, hw: Hardware, *, waves: int = WAVES, expire
 def _attract(attraction: np.ndarray, nodes: np.ndarray, indptr: np.ndarray, nbr: np.ndarray, wts: np.ndarray) -> None:
     """Add the traffic of the newly placed ``nodes`` to their neighbours' attraction."""
     lo, cnt = indptr[nodes], indptr[nodes + 1] - indptr[nodes]
-    edges = np.repeat(lo - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt) + np.arange(int(cnt.sum()))
+    edges = concat_ranges(lo, cnt)
     np.add.at(attraction, nbr[edges], wts[edges])
 
 
@@ -181,7 +211,7 @@ def _placed_neighbours(
     """
     lo, cnt = indptr[take], indptr[take + 1] - indptr[take]
     member = np.repeat(np.arange(take.size), cnt)
-    edges = np.repeat(lo - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt) + np.arange(int(cnt.sum()))
+    edges = concat_ranges(lo, cnt)
     keep = placed[nbr[edges]]
     member, edges = member[keep], edges[keep]
     order = np.lexsort((-wts[edges], member))
@@ -237,7 +267,7 @@ def _best_free_tile_near(
     starts = np.searchsorted(member[by_member], np.arange(members + 1))
     cnt = np.diff(starts)[cand_member]
     owner = np.repeat(np.arange(cand_member.size), cnt)
-    e = by_member[np.repeat(starts[cand_member] - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt) + np.arange(int(cnt.sum()))]
+    e = by_member[concat_ranges(starts[cand_member], cnt)]
     d = np.abs(cx[owner] - nx[e]) + np.abs(cy[owner] - ny[e])
     cost = np.bincount(owner, weights=nw[e] * d, minlength=cand_member.size)
     order = np.lexsort((cost, cand_member))
@@ -367,7 +397,7 @@ def _cost(
     """Hop cost of each ``nodes[q]`` if it sat on tile ``at[q]``, every neighbour where it is."""
     lo, cnt = indptr[nodes], indptr[nodes + 1] - indptr[nodes]
     owner = np.repeat(np.arange(nodes.size), cnt)
-    edges = np.repeat(lo - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt) + np.arange(int(cnt.sum()))
+    edges = concat_ranges(lo, cnt)
     d = hw.hops(at[owner], node_tile[nbr[edges]])
     return np.bincount(owner, weights=wts[edges] * d, minlength=nodes.size)
 
