@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
+from itertools import pairwise
 
 import numpy as np
 
-from mapopt.network import Network
+from mapopt.network import CHUNK, Network, index_dtype
 
 TRAFFIC_MODES = ("upper", "simulated")
 
@@ -110,7 +111,7 @@ class Decomposition:
 def assemble(
     net: Network,
     *,
-    keep: np.ndarray,
+    keep: np.ndarray | None,
     edge_unit: np.ndarray,
     units_per_neuron: np.ndarray,
     partial_src: np.ndarray,
@@ -126,7 +127,7 @@ def assemble(
     net:
         The original network N.
     keep:
-        ``bool[E]``: original synapses that are realised (the others are pruned).
+        ``bool[E]``: original synapses that are realised (the others are pruned); None: all.
     edge_unit:
         ``int[E]``: for each kept synapse, the *local* index (0-based, within its
         post-synaptic neuron) of the unit that takes it as a raw input.
@@ -137,9 +138,17 @@ def assemble(
         Partial-sum edges as *global unit slots* (see :func:`unit_slots`).
     unit_level:
         ``int[sum(units_per_neuron)]`` per unit slot: distance to the root (root 0).
+
+    N' is written straight into its final ``(post, pre)`` order, in chunks of whole
+    neurons, without an E-sized sort key or permutation: within one unit of N', raw inputs
+    (original neurons, ids < n) come before partial sums (non-root units, ids >= n), raw
+    inputs keep N's ascending order under a stable per-chunk sort by unit, and each edge's
+    position is its unit's CSR offset plus its rank there. When nothing is unrolled or
+    pruned, N' shares N's synapse arrays.
     """
     n = net.n_neurons
-    start = np.concatenate(([0], np.cumsum(units_per_neuron)))[:-1]
+    units_per_neuron = np.asarray(units_per_neuron, dtype=np.int64)
+    start = unit_slots(units_per_neuron)
     total = int(units_per_neuron.sum())
     # Map unit slots to N' ids: the root of v is v itself; non-roots get n, n+1, ...
     slot_owner = np.repeat(np.arange(n), units_per_neuron)
@@ -151,50 +160,37 @@ def assemble(
     slot_id[extra] = n + np.arange(int(extra.sum()))
     n_prime = n + int(extra.sum())
 
-    kept = np.flatnonzero(keep)
-    raw_pre = net.pre[kept]
-    raw_post = slot_id[start[net.post[kept]] + edge_unit[kept]]
-    pre = np.concatenate((raw_pre, slot_id[partial_src]))
-    post = np.concatenate((raw_post, slot_id[partial_dst]))
-    weight = np.concatenate((net.weight[kept], np.ones(len(partial_src))))
-    edge_origin = np.concatenate((kept, np.full(len(partial_src), -1, dtype=np.int64)))
-    order = np.argsort(post * n_prime + pre, kind="stable")  # = lexsort((pre, post)), faster on large nets
-
     origin = np.arange(n_prime, dtype=np.int64)
     origin[slot_id] = slot_owner
     position = np.zeros(n_prime, dtype=np.int32)
     position[slot_id] = slot_local
     level = np.zeros(n_prime, dtype=np.int32)
     level[slot_id] = unit_level
+    kept_all = keep is None or bool(np.all(keep))
+    origin_ids = index_dtype(net.n_synapses + 1)  # edge_origin also holds -1
+    if kept_all and n_prime == n and len(partial_src) == 0:  # N' = N: share the synapse arrays
+        pre, post, weight = net.pre, net.post, net.weight
+        edge_origin = np.arange(net.n_synapses, dtype=origin_ids)
+    else:
+        pre, post, weight, edge_origin = _ordered_synapses(
+            net, None if kept_all else keep, edge_unit, start, slot_id.astype(index_dtype(n_prime)), n_prime,
+            slot_id[partial_src], slot_id[partial_dst], origin_ids,
+        )  # fmt: skip
+    pruned = np.flatnonzero(~np.asarray(keep)).astype(origin_ids) if not kept_all else np.zeros(0, dtype=origin_ids)
 
     is_input = net.is_input[origin]
-    unit_spikes = net.spikes[origin].copy()
     prime = Network(
         name=f"{net.name}/{strategy}" + ("" if arity is None else f":{arity}"),
         is_input=is_input,
-        pre=pre[order],
-        post=post[order],
-        weight=weight[order],
-        spikes=unit_spikes,
-        spike_source=net.spike_source,
+        pre=pre,
+        post=post,
+        weight=weight,
+        spikes=upper_traffic_from(net.spikes[origin], pre, post, edge_origin, level),
+        spike_source=f"{net.spike_source}; non-root units: upper (sum of input spikes)",
         timesteps=net.timesteps,
         threshold=net.threshold[origin],
         leak=net.leak[origin],
         layer=net.layer[origin],
-    )
-    spikes = upper_traffic(prime, level)
-    prime = Network(
-        name=prime.name,
-        is_input=prime.is_input,
-        pre=prime.pre,
-        post=prime.post,
-        weight=prime.weight,
-        spikes=spikes,
-        spike_source=f"{net.spike_source}; non-root units: upper (sum of input spikes)",
-        timesteps=prime.timesteps,
-        threshold=prime.threshold,
-        leak=prime.leak,
-        layer=prime.layer,
     )
     return Decomposition(
         original=net,
@@ -202,34 +198,95 @@ def assemble(
         origin=origin,
         position=position,
         level=level,
-        edge_origin=edge_origin[order],
-        pruned=np.flatnonzero(~keep),
+        edge_origin=edge_origin,
+        pruned=pruned,
         strategy=strategy,
         arity=arity,
         traffic="upper",
     )
 
 
-def upper_traffic(prime: Network, level: np.ndarray) -> np.ndarray:
-    """Spike counts with every non-root unit sending the sum of its inputs' spikes.
+def _ordered_synapses(
+    net: Network,
+    keep: np.ndarray | None,
+    edge_unit: np.ndarray,
+    start: np.ndarray,
+    slot_id: np.ndarray,
+    n_prime: int,
+    partial_pre: np.ndarray,
+    partial_post: np.ndarray,
+    origin_ids: np.dtype,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The synapses of N' in ``(post, pre)`` order: ``(pre, post, weight, edge_origin)`` (see :func:`assemble`)."""
+    ids = slot_id.dtype
+    bounds = _neuron_chunks(net.in_ptr)
+
+    def raw_posts(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """The N' unit of each kept synapse in [lo, hi) and the synapses' indices."""
+        e = np.arange(lo, hi) if keep is None else lo + np.flatnonzero(keep[lo:hi])
+        return slot_id[start[net.post[e]] + edge_unit[e]], e
+
+    raw_count = np.zeros(n_prime, dtype=np.int64)
+    for lo, hi in bounds:
+        raw_count += np.bincount(raw_posts(lo, hi)[0], minlength=n_prime)
+    part_count = np.bincount(partial_post, minlength=n_prime)
+    ptr = np.concatenate(([0], np.cumsum(raw_count + part_count)))
+    size = int(ptr[-1])
+    pre = np.empty(size, dtype=ids)
+    post = np.empty(size, dtype=ids)
+    weight = np.empty(size, dtype=net.weight.dtype)
+    edge_origin = np.empty(size, dtype=origin_ids)
+    for lo, hi in bounds:  # raw inputs: each unit's slice starts with them, in N's (ascending pre) order
+        unit, e = raw_posts(lo, hi)
+        order = np.argsort(unit, kind="stable")
+        unit, e = unit[order], e[order]
+        at = ptr[unit] + np.arange(unit.size) - np.searchsorted(unit, unit)
+        pre[at], post[at], weight[at], edge_origin[at] = net.pre[e], unit, net.weight[e], e
+    # partial sums: after the unit's raw inputs (their sources are non-root units, ids >= n), by source
+    order = np.lexsort((partial_pre, partial_post))
+    pp, pq = partial_post[order], partial_pre[order]
+    at = ptr[pp] + raw_count[pp] + np.arange(pp.size) - np.searchsorted(pp, pp)
+    pre[at], post[at], weight[at], edge_origin[at] = pq, pp, 1.0, -1
+    return pre, post, weight, edge_origin
+
+
+def _neuron_chunks(in_ptr: np.ndarray, chunk: int = CHUNK) -> list[tuple[int, int]]:
+    """Synapse ranges ``[lo, hi)`` of about ``chunk`` synapses that start and end at neuron boundaries."""
+    total = int(in_ptr[-1])
+    cuts = np.unique(np.concatenate(([0], in_ptr[np.searchsorted(in_ptr, np.arange(chunk, total, chunk))], [total])))
+    return [(int(a), int(b)) for a, b in pairwise(cuts.tolist()) if b > a]
+
+
+def upper_traffic_from(
+    spikes: np.ndarray, pre: np.ndarray, post: np.ndarray, edge_origin: np.ndarray, level: np.ndarray
+) -> np.ndarray:
+    """Spike counts with every non-root unit sending the sum of its inputs' spikes (``upper`` traffic).
 
     This is the count the paper's public code uses (an upper bound on the timesteps in
-    which the unit sends a nonzero partial). Units are processed from the deepest level
-    to level 1, so a unit's partial inputs are final before it is summed.
+    which the unit sends a nonzero partial). A non-root unit's count is the sum, over its
+    subtree, of the spikes of its raw inputs: the raw sums are one pass over the synapses
+    (in chunks), then partial sums flow up the few partial-sum edges, deepest level first.
+    ``spikes`` gives every neuron of N' its original neuron's count; roots keep it.
     """
-    spikes = prime.spikes.copy()
+    out = np.asarray(spikes, dtype=np.float64).copy()
     non_root = level > 0
     if not non_root.any():
-        return spikes
-    spikes[non_root] = 0.0
-    post_level = level[prime.post]
-    order = np.argsort(-post_level, kind="stable")
-    order = order[post_level[order] > 0]
-    sorted_levels = post_level[order]
-    bounds = np.flatnonzero(np.diff(sorted_levels)) + 1
-    for chunk in np.split(order, bounds):
-        np.add.at(spikes, prime.post[chunk], spikes[prime.pre[chunk]])
-    return spikes
+        return out
+    out[non_root] = 0.0
+    raw_in = np.zeros(len(out))
+    for lo in range(0, len(pre), CHUNK):
+        p, q = pre[lo : lo + CHUNK], post[lo : lo + CHUNK]
+        into = non_root[q] & (edge_origin[lo : lo + CHUNK] >= 0)
+        raw_in += np.bincount(q[into], weights=spikes[p[into]], minlength=len(out))
+    out[non_root] = raw_in[non_root]
+    part = np.flatnonzero(edge_origin < 0)
+    src, dst = pre[part], post[part]
+    up = non_root[dst]
+    src, dst = src[up], dst[up]
+    for lv in np.unique(level[src])[::-1]:  # children of one level are final before their parents
+        at = level[src] == lv
+        np.add.at(out, dst[at], out[src[at]])
+    return out
 
 
 def unit_slots(units_per_neuron: np.ndarray) -> np.ndarray:
