@@ -20,7 +20,7 @@ import numpy as np
 from mapopt.decompose.base import Decomposition
 from mapopt.hardware import Hardware
 from mapopt.mapping import Mapping
-from mapopt.network import Network
+from mapopt.network import CHUNK, Network
 
 #: How many violations of one constraint are listed before the rest are summarised.
 MAX_LISTED = 5
@@ -82,14 +82,25 @@ def _deliveries(dec: Decomposition, mapping: Mapping) -> tuple[np.ndarray, np.nd
     return deliveries(dec.network, mapping.unit_crossbar, mapping.n_crossbar_ids)
 
 
-def check(dec: Decomposition, hw: Hardware, mapping: Mapping) -> list[Violation]:
-    """Every violated constraint, at most :data:`MAX_LISTED` items per constraint."""
-    out: list[Violation] = []
-    out += _check_complete(dec, mapping)
-    if out:  # the other checks need a complete, in-range placement
-        return out
-    out += _check_fanin(dec, hw)
-    out += _check_columns_rows(dec, hw, mapping)
+def check(
+    dec: Decomposition, hw: Hardware, mapping: Mapping, pairs: tuple[np.ndarray, np.ndarray] | None = None
+) -> list[Violation]:
+    """Every violated constraint, at most :data:`MAX_LISTED` items per constraint.
+
+    ``pairs``: the mapping's :func:`deliveries`, if the caller has them already.
+    """
+    complete = _check_complete(dec, mapping)
+    if complete:  # the other checks need a complete, in-range placement
+        return complete
+    return _check_placed(dec, hw, mapping, pairs or _deliveries(dec, mapping))
+
+
+def _check_placed(
+    dec: Decomposition, hw: Hardware, mapping: Mapping, pairs: tuple[np.ndarray, np.ndarray]
+) -> list[Violation]:
+    """The checks after ``complete``: fan-in, columns, rows, tiles."""
+    out = _check_fanin(dec, hw)
+    out += _check_columns_rows(dec, hw, mapping, pairs)
     out += _check_tiles(hw, mapping)
     return out
 
@@ -115,41 +126,40 @@ def _check_complete(dec: Decomposition, mapping: Mapping) -> list[Violation]:
     for u in _first(~compute & (cb != -1)):
         out.append(Violation("complete", f"input neuron {u}", -1, int(cb[u]), "inputs take no crossbar column"))
     # every original synapse realised exactly once or pruned
-    realised = dec.edge_origin[dec.edge_origin >= 0]
-    listed = np.concatenate((realised, dec.pruned))
-    if listed.size and (listed.min() < 0 or listed.max() >= orig.n_synapses):
+    eo, e_orig = dec.edge_origin, orig.n_synapses
+    realised = int(np.count_nonzero(eo >= 0))
+    highest = max(int(eo.max(initial=-1)), int(dec.pruned.max(initial=-1)))
+    if int(eo.min(initial=0)) < -1 or int(dec.pruned.min(initial=0)) < 0 or highest >= e_orig:
         out.append(
-            Violation(
-                "complete", "decomposition", f"0..{orig.n_synapses - 1}", "out of range", "synapse index out of range"
-            )
+            Violation("complete", "decomposition", f"0..{e_orig - 1}", "out of range", "synapse index out of range")
         )
         return out
-    times = np.bincount(listed, minlength=orig.n_synapses)
-    for e in _first(times != 1):
-        out.append(
-            Violation(
-                "complete",
-                f"synapse {e} ({orig.pre[e]}->{orig.post[e]})",
-                1,
-                int(times[e]),
-                "must be realised exactly once or listed as pruned",
+    covered = np.zeros(e_orig, dtype=bool)  # one byte per synapse, filled chunk by chunk: no E-sized copies
+    for lo in range(0, len(eo), CHUNK):
+        part_eo = eo[lo : lo + CHUNK]
+        covered[part_eo[part_eo >= 0]] = True
+    covered[dec.pruned] = True
+    if realised + len(dec.pruned) != e_orig or not covered.all():  # pigeonhole: else each exactly once
+        times = np.bincount(np.concatenate((eo[eo >= 0], dec.pruned)), minlength=e_orig)
+        for e in _first(times != 1):
+            out.append(
+                Violation(
+                    "complete",
+                    f"synapse {e} ({orig.pre[e]}->{orig.post[e]})",
+                    1,
+                    int(times[e]),
+                    "must be realised exactly once or listed as pruned",
+                )
             )
-        )
-    raw = np.flatnonzero(dec.edge_origin >= 0)
-    src = dec.edge_origin[raw]
-    wrong = (
-        (net.pre[raw] != orig.pre[src])
-        | (dec.origin[net.post[raw]] != orig.post[src])
-        | (net.weight[raw] != orig.weight[src])
-    )
-    for i in _first(wrong):
-        e = src[i]
+    del covered
+    for i in _wrong_endpoints(dec):
+        e = eo[i]
         out.append(
             Violation(
                 "complete",
                 f"synapse {e} ({orig.pre[e]}->{orig.post[e]})",
                 f"{orig.pre[e]}->unit of {orig.post[e]} w={orig.weight[e]}",
-                f"{net.pre[raw[i]]}->unit {net.post[raw[i]]} of {dec.origin[net.post[raw[i]]]} w={net.weight[raw[i]]}",
+                f"{net.pre[i]}->unit {net.post[i]} of {dec.origin[net.post[i]]} w={net.weight[i]}",
                 "realised with the wrong endpoints or weight",
             )
         )
@@ -183,6 +193,26 @@ def _check_complete(dec: Decomposition, mapping: Mapping) -> list[Violation]:
     return out
 
 
+def _wrong_endpoints(dec: Decomposition) -> list[int]:
+    """The first :data:`MAX_LISTED` synapses of N' that realise their original synapse wrongly (in chunks)."""
+    net, orig = dec.network, dec.original
+    found: list[int] = []
+    for lo in range(0, net.n_synapses, CHUNK):
+        eo = dec.edge_origin[lo : lo + CHUNK]
+        raw = np.flatnonzero(eo >= 0)
+        src = eo[raw]
+        at = lo + raw
+        wrong = (
+            (net.pre[at] != orig.pre[src])
+            | (dec.origin[net.post[at]] != orig.post[src])
+            | (net.weight[at] != orig.weight[src])
+        )
+        found += (at[np.flatnonzero(wrong)[: MAX_LISTED - len(found)]]).tolist()
+        if len(found) >= MAX_LISTED:
+            break
+    return found
+
+
 def _check_fanin(dec: Decomposition, hw: Hardware) -> list[Violation]:
     fanin = dec.network.fanin
     return [
@@ -191,11 +221,13 @@ def _check_fanin(dec: Decomposition, hw: Hardware) -> list[Violation]:
     ]
 
 
-def _check_columns_rows(dec: Decomposition, hw: Hardware, mapping: Mapping) -> list[Violation]:
+def _check_columns_rows(
+    dec: Decomposition, hw: Hardware, mapping: Mapping, pairs: tuple[np.ndarray, np.ndarray]
+) -> list[Violation]:
     ncb = max(mapping.n_crossbar_ids, 1)
     cols = np.bincount(mapping.unit_crossbar[dec.compute], minlength=ncb)
     out = [Violation("columns", f"crossbar {c}", hw.columns, int(cols[c])) for c in _first(cols > hw.columns)]
-    _, dest = _deliveries(dec, mapping)
+    _, dest = pairs
     rows = np.bincount(dest, minlength=ncb)
     out += [Violation("rows", f"crossbar {c}", hw.rows, int(rows[c])) for c in _first(rows > hw.rows)]
     return out
@@ -305,8 +337,13 @@ class EnergyModel:
         return self.dynamic(synaptic_events, deliveries, hop_spikes) + self.per_crossbar * crossbars
 
 
-def metrics(dec: Decomposition, hw: Hardware, mapping: Mapping) -> dict[str, float | int | str]:
-    """Every metric of docs/model.md section 5 for a mapping that passed :func:`check`."""
+def metrics(
+    dec: Decomposition, hw: Hardware, mapping: Mapping, pairs: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, float | int | str]:
+    """Every metric of docs/model.md section 5 for a mapping that passed :func:`check`.
+
+    ``pairs``: the mapping's :func:`deliveries`, if the caller has them already.
+    """
     net = dec.network
     hw_mesh = hw if hw.mesh == mapping.mesh else replace(hw, mesh=mapping.mesh)
     used = _used_crossbars(mapping)
@@ -315,14 +352,14 @@ def metrics(dec: Decomposition, hw: Hardware, mapping: Mapping) -> dict[str, flo
     units = dec.n_units
     crosspoints = net.n_synapses
     s = net.spikes
-    src, dest = _deliveries(dec, mapping)
+    src, dest = pairs or _deliveries(dec, mapping)
     src_cb = mapping.unit_crossbar[src]
     io = hw_mesh.io_tile_id
     src_tile = np.where(src_cb >= 0, mapping.crossbar_tile[np.maximum(src_cb, 0)], io)
     dest_tile = mapping.crossbar_tile[dest]
     spikes = s[src]
     hops = hw_mesh.hops(src_tile, dest_tile)
-    synaptic_events = float(s[net.pre].sum())
+    synaptic_events = synaptic_event_count(net)
     deliveries = float(spikes.sum())
     hop_spikes = float((spikes * hops).sum())
     energy = EnergyModel.of(hw, net.timesteps)
@@ -358,7 +395,16 @@ def metrics(dec: Decomposition, hw: Hardware, mapping: Mapping) -> dict[str, flo
     return result
 
 
+def synaptic_event_count(net: Network) -> float:
+    """Synaptic events: every spike of a source crosses each of its crosspoints (sum over synapses of s(pre))."""
+    return float(net.spikes @ np.bincount(net.pre, minlength=net.n_neurons))
+
+
 def assess(dec: Decomposition, hw: Hardware, mapping: Mapping) -> Assessment:
-    """Check the mapping; compute the metrics when it is valid."""
-    violations = check(dec, hw, mapping)
-    return Assessment(violations, None if violations else metrics(dec, hw, mapping))
+    """Check the mapping; compute the metrics when it is valid (the deliveries are computed once for both)."""
+    complete = _check_complete(dec, mapping)
+    if complete:
+        return Assessment(complete, None)
+    pairs = _deliveries(dec, mapping)
+    violations = _check_placed(dec, hw, mapping, pairs)
+    return Assessment(violations, None if violations else metrics(dec, hw, mapping, pairs))

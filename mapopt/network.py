@@ -32,6 +32,16 @@ def index_dtype(n: int) -> np.dtype:
     return np.dtype(np.int32) if n < 2**31 else np.dtype(np.int64)
 
 
+def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``np.concatenate([np.arange(s, s + c) for s, c in zip(starts, counts)])``, vectorised (CSR row gathers)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.asarray(starts, dtype=np.int64) - np.concatenate(([0], np.cumsum(counts)[:-1]))
+    return np.repeat(offsets, counts) + np.arange(total, dtype=np.int64)
+
+
 def wide(ids: np.ndarray) -> np.ndarray:
     """``ids`` as int64 (a copy only if narrower), for key arithmetic such as ``pre * n + x`` that overflows int32."""
     return np.asarray(ids).astype(np.int64, copy=False)

@@ -43,7 +43,7 @@ HEADINGS = {
     "energy_total_j": "total J",
     "wall_s": "wall s",
 }
-#: Above this many synapses in N', mapping files are written as compressed .npz.
+#: Above this many synapses in N', mapping files are written as .npz (stored, or deflated on request).
 NPZ_ABOVE = 200_000
 
 
@@ -75,11 +75,13 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
-def write_outputs(out: Path, net: Network, hw: Hardware, runs: list[StrategyRun]) -> list[Path]:
+def write_outputs(
+    out: Path, net: Network, hw: Hardware, runs: list[StrategyRun], *, compress: bool = False
+) -> list[Path]:
     """Write each valid mapping, ``report.json`` and ``report.md`` into ``out``.
 
     Everything is computed before this is called and every file is written atomically,
-    so a failure leaves no half-written file.
+    so a failure leaves no half-written file. ``compress``: deflate ``.npz`` mapping files.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -90,7 +92,7 @@ def write_outputs(out: Path, net: Network, hw: Hardware, runs: list[StrategyRun]
             continue
         suffix = ".npz" if run.decomposition.network.n_synapses > NPZ_ABOVE else ".json"
         path = out / f"mapping-{slug(run.strategy)}{suffix}"
-        write_mapping(path, run.decomposition, run.problem.hardware, run.result.mapping, report=row)
+        write_mapping(path, run.decomposition, run.problem.hardware, run.result.mapping, report=row, compress=compress)
         row["mapping_file"] = path.name
         written.append(path)
     atomic_write(out / "report.json", lambda f: json.dump(doc, f, indent=2, default=str), binary=False)

@@ -39,6 +39,10 @@ TimeLimitOpt = Annotated[float | None, typer.Option("--time-limit", help="Second
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for generators and solvers.")]
 OutOpt = Annotated[str | None, typer.Option("--out", help="Folder for the mapping file(s) and report.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+CompressOpt = Annotated[
+    bool,
+    typer.Option("--compress", help="Deflate .npz mapping files (zlib level 1); default: stored, at disk speed."),
+]
 
 
 class Traffic(StrEnum):

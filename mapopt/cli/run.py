@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from mapopt.cli.common import (
+    CompressOpt,
     CrossbarOpt,
     FaninOpt,
     HwOpt,
@@ -61,6 +62,7 @@ def run(
     objective: ObjectiveOpt = DEFAULT_OBJECTIVE,
     traffic: TrafficOpt = Traffic.upper,
     out: OutOpt = None,
+    compress: CompressOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Map a network with each strategy and compare crossbars, traffic and energy.
@@ -83,7 +85,7 @@ def run(
         )
     doc = run_document(network, hardware, runs)
     if out is not None:
-        for path in write_outputs(Path(out), network, hardware, runs):
+        for path in write_outputs(Path(out), network, hardware, runs, compress=compress):
             console.print(f"wrote {path}")
     if json_out:
         emit_json(doc)

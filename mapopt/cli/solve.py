@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from mapopt.cli.common import (
+    CompressOpt,
     CrossbarOpt,
     FaninOpt,
     HwOpt,
@@ -81,6 +82,7 @@ def solve(
     objective: ObjectiveOpt = DEFAULT_OBJECTIVE,
     traffic: TrafficOpt = Traffic.upper,
     out: OutOpt = None,
+    compress: CompressOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Solve one mapping problem, exactly when the solver can: status, objective, bound and gap."""
@@ -100,7 +102,7 @@ def solve(
     )
     row = run.row()
     if out is not None:
-        for path in write_outputs(Path(out), network, hardware, [run]):
+        for path in write_outputs(Path(out), network, hardware, [run], compress=compress):
             console.log(f"wrote {path}")
     if json_out:
         emit_json({**row, "history": [list(point) for point in run.result.history]})

@@ -219,16 +219,14 @@ def _ordered_synapses(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The synapses of N' in ``(post, pre)`` order: ``(pre, post, weight, edge_origin)`` (see :func:`assemble`)."""
     ids = slot_id.dtype
-    bounds = _neuron_chunks(net.in_ptr)
-
-    def raw_posts(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        """The N' unit of each kept synapse in [lo, hi) and the synapses' indices."""
-        e = np.arange(lo, hi) if keep is None else lo + np.flatnonzero(keep[lo:hi])
-        return slot_id[start[net.post[e]] + edge_unit[e]], e
-
-    raw_count = np.zeros(n_prime, dtype=np.int64)
-    for lo, hi in bounds:
-        raw_count += np.bincount(raw_posts(lo, hi)[0], minlength=n_prime)
+    # the N' unit of every kept synapse (int32 when ids fit), computed once in chunks
+    e_all = np.flatnonzero(keep) if keep is not None else None
+    n_raw = net.n_synapses if e_all is None else e_all.size
+    unit_of = np.empty(n_raw, dtype=ids)
+    for lo in range(0, n_raw, CHUNK):
+        e = np.arange(lo, min(lo + CHUNK, n_raw)) if e_all is None else e_all[lo : lo + CHUNK]
+        unit_of[lo : lo + e.size] = slot_id[start[net.post[e]] + edge_unit[e]]
+    raw_count = np.bincount(unit_of, minlength=n_prime)
     part_count = np.bincount(partial_post, minlength=n_prime)
     ptr = np.concatenate(([0], np.cumsum(raw_count + part_count)))
     size = int(ptr[-1])
@@ -236,12 +234,16 @@ def _ordered_synapses(
     post = np.empty(size, dtype=ids)
     weight = np.empty(size, dtype=net.weight.dtype)
     edge_origin = np.empty(size, dtype=origin_ids)
-    for lo, hi in bounds:  # raw inputs: each unit's slice starts with them, in N's (ascending pre) order
-        unit, e = raw_posts(lo, hi)
+    # raw inputs: each unit's slice starts with them, in N's (ascending pre) order; chunks end at neuron boundaries
+    kept_ptr = net.in_ptr if e_all is None else np.searchsorted(e_all, net.in_ptr)
+    for lo, hi in _neuron_chunks(kept_ptr):
+        unit = unit_of[lo:hi]
         order = np.argsort(unit, kind="stable")
-        unit, e = unit[order], e[order]
+        unit = unit[order]
+        e = lo + order if e_all is None else e_all[lo + order]
         at = ptr[unit] + np.arange(unit.size) - np.searchsorted(unit, unit)
         pre[at], post[at], weight[at], edge_origin[at] = net.pre[e], unit, net.weight[e], e
+    del unit_of
     # partial sums: after the unit's raw inputs (their sources are non-root units, ids >= n), by source
     order = np.lexsort((partial_pre, partial_post))
     pp, pq = partial_post[order], partial_pre[order]

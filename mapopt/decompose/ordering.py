@@ -30,10 +30,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from mapopt.decompose.base import unit_slots
 from mapopt.decompose.tree import balanced_leaves
 from mapopt.errors import InputError
-from mapopt.network import Network, wide
+from mapopt.network import CHUNK, Network, concat_ranges, wide
 
 ORDERS = ("id", "cooccurrence")
 GROUPINGS = ("chunk", "block")
@@ -56,12 +55,15 @@ def source_keys(net: Network, order: str = "id", *, seed: int = 0) -> np.ndarray
     pre_sorted = net.pre[by_pre]
     has = np.flatnonzero(np.bincount(net.pre, minlength=n) > 0)
     starts = np.searchsorted(pre_sorted, has)
+    del pre_sorted
+    post_by_pre = net.post[by_pre]  # the targets, grouped by source (gathered once for every hash)
+    del by_pre
     columns = [np.arange(n)]  # last tie-breaker: id
     for _ in range(MINHASHES):
         perm = rng.permutation(n)
         h = np.full(n, n, dtype=np.int64)  # sources with no targets sort last
         if has.size:
-            h[has] = np.minimum.reduceat(perm[net.post[by_pre]], starts)
+            h[has] = np.minimum.reduceat(perm[post_by_pre], starts)
         columns.append(h)
     order_idx = np.lexsort(columns)  # last key is primary
     keys = np.empty(n, dtype=np.int64)
@@ -86,17 +88,25 @@ def chunk_groups(net: Network, k: int, keys: np.ndarray) -> tuple[np.ndarray, np
 
     Only neurons with fan-in above k are split, so only their synapses are ranked by key
     (the others keep one leaf whatever the order: a sort of their synapses is skipped).
+    Keys that increase with the id (order ``id``) rank every neuron's inputs as the net
+    already stores them (ascending pre), so no sort runs at all; other keys are sorted
+    neuron group by neuron group, about :data:`~mapopt.network.CHUNK` synapses at a time,
+    which bounds the temporaries (the sort permutes synapses within a neuron only).
     """
     n = net.n_neurons
     rank = np.arange(net.n_synapses) - net.in_ptr[net.post]
     split = np.flatnonzero(~net.is_input & (net.fanin > k))
-    if split.size:
-        lo, cnt = net.in_ptr[split], net.fanin[split]
-        sub = np.repeat(lo - unit_slots(cnt), cnt) + np.arange(int(cnt.sum()))  # their synapses, ascending
-        key = wide(net.post[sub]) * n + keys[net.pre[sub]] if n < 2**31 else None
-        order = np.argsort(key, kind="stable") if key is not None else np.lexsort((keys[net.pre[sub]], net.post[sub]))
-        # the sort permutes synapses within each neuron only: the i-th sorted synapse has the rank of the i-th
-        rank[sub[order]] = rank[sub]
+    if split.size and not bool(np.all(keys[1:] > keys[:-1])):
+        cnt = net.fanin[split]
+        for group in np.split(split, np.searchsorted(np.cumsum(cnt), np.arange(CHUNK, int(cnt.sum()), CHUNK))):
+            if group.size == 0:
+                continue
+            sub = concat_ranges(net.in_ptr[group], net.fanin[group])  # their synapses, ascending
+            post = net.post[sub]
+            key = wide(post) * n + keys[net.pre[sub]] if n < 2**31 else None
+            order = np.argsort(key, kind="stable") if key is not None else np.lexsort((keys[net.pre[sub]], post))
+            # the i-th sorted synapse of a neuron gets the rank of its i-th synapse
+            rank[sub[order]] = rank[sub]
     return balanced_leaves(net, k, rank)
 
 

@@ -19,6 +19,7 @@ from mapopt.hardware import Hardware
 from mapopt.io.container import need_ints, need_meta, read_container, write_container
 from mapopt.io.netfile import network_from_parts, network_parts
 from mapopt.mapping import Mapping
+from mapopt.network import index_dtype
 
 KIND = "mapopt-mapping"
 
@@ -30,8 +31,9 @@ def write_mapping(
     mapping: Mapping,
     *,
     report: dict[str, Any] | None = None,
+    compress: bool = False,
 ) -> None:
-    """Write everything needed to re-check ``mapping`` (``.json`` or ``.npz`` by suffix)."""
+    """Write everything needed to re-check ``mapping`` (``.json`` or ``.npz`` by suffix; ``compress``: deflate it)."""
     meta_n, arr_n = network_parts(dec.original, "net_")
     meta_u, arr_u = network_parts(dec.network, "units_")
     meta = {
@@ -55,7 +57,7 @@ def write_mapping(
         "unit_crossbar": mapping.unit_crossbar,
         "crossbar_tile": mapping.crossbar_tile,
     }
-    write_container(Path(path), KIND, meta, arrays)
+    write_container(Path(path), KIND, meta, arrays, compress=compress)
 
 
 def _ints(
@@ -66,7 +68,9 @@ def _ints(
     length: int | None = None,
     low: int | None = None,
     high: int | None = None,
+    dtype: np.dtype | type = np.int64,
 ) -> np.ndarray:
+    """The integer array ``name`` checked against its length and range, as ``dtype`` (files store the smallest type)."""
     arr = need_ints(arrays, name, src)
     if length is not None and len(arr) != length:
         raise InputError(f"array {name!r} has {len(arr)} entries, expected {length}", source=src)
@@ -74,7 +78,7 @@ def _ints(
         raise InputError(f"array {name!r}: value {int(arr.min())} below {low}", source=src)
     if arr.size and high is not None and arr.max() >= high:
         raise InputError(f"array {name!r}: value {int(arr.max())} not below {high}", source=src)
-    return arr
+    return arr.astype(dtype, copy=False)
 
 
 def read_mapping(path: Path) -> tuple[Decomposition, Hardware, Mapping, dict[str, Any]]:
@@ -95,14 +99,15 @@ def read_mapping(path: Path) -> tuple[Decomposition, Hardware, Mapping, dict[str
     if not (isinstance(mesh, list) and len(mesh) == 2 and all(isinstance(v, int) and v >= 1 for v in mesh)):
         raise InputError(f"field 'mesh' must be [W, H] with positive integers, got {mesh!r}", source=src)
     arity = meta.get("arity")
+    synapse_ids = index_dtype(e + 1)
     dec = Decomposition(
         original=original,
         network=units,
         origin=_ints(arrays, "origin", src, length=n_prime, low=0, high=n),
-        position=_ints(arrays, "position", src, length=n_prime, low=0),
-        level=_ints(arrays, "level", src, length=n_prime, low=0),
-        edge_origin=_ints(arrays, "edge_origin", src, length=units.n_synapses, low=-1, high=e),
-        pruned=_ints(arrays, "pruned", src, low=0, high=e),
+        position=_ints(arrays, "position", src, length=n_prime, low=0, dtype=np.int32),
+        level=_ints(arrays, "level", src, length=n_prime, low=0, dtype=np.int32),
+        edge_origin=_ints(arrays, "edge_origin", src, length=units.n_synapses, low=-1, high=e, dtype=synapse_ids),
+        pruned=_ints(arrays, "pruned", src, low=0, high=e, dtype=synapse_ids),
         strategy=str(need_meta(meta, "strategy", src)),
         arity=None if arity is None else int(arity),
         traffic=traffic,

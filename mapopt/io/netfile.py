@@ -56,9 +56,10 @@ def network_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], src:
         raise err.with_source(src) from None
 
 
-def write_network(path: Path, net: Network) -> None:
+def write_network(path: Path, net: Network, *, compress: bool = False) -> None:
+    """Write ``net`` (``.json`` or ``.npz`` by suffix; ``compress``: deflate an ``.npz``)."""
     meta, arrays = network_parts(net)
-    write_container(Path(path), KIND, meta, arrays)
+    write_container(Path(path), KIND, meta, arrays, compress=compress)
 
 
 def read_network_file(path: Path) -> Network:

@@ -3,14 +3,22 @@
 ``mlp:784-100-10`` is a fully connected multilayer perceptron (layer sizes separated by
 ``-``; the first layer is the inputs), with Gaussian weights scaled by 2/sqrt(fan-in)
 and spike counts simulated on a rate-coded scikit-learn digits image (:mod:`problems.instances.spikes`).
+
+The synapse arrays are written in place, already in the ``(post, pre)`` order of
+:class:`~mapopt.network.Network` (so it does not sort them) and in their final types
+(int32 ids; float32 weights for nets with rate-model spikes, the huge ones), with the
+weights drawn in chunks: a 100M-synapse MLP costs its own arrays (1.2 GB) and little more.
+Chunked draws give exactly the values of one draw of the whole layer.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from mapopt.errors import InputError
-from mapopt.network import DEFAULT_TIMESTEPS, Network
+from mapopt.network import CHUNK, DEFAULT_TIMESTEPS, Network, index_dtype
 from mapopt.registry import Generator
 from problems.instances.spikes import with_image_spikes
 
@@ -25,20 +33,27 @@ def mlp(sizes: list[int], *, seed: int = 0, timesteps: int = DEFAULT_TIMESTEPS, 
         raise InputError(f"mlp needs at least two positive layer sizes, got {sizes}")
     rng = np.random.default_rng(seed)
     offsets = np.concatenate(([0], np.cumsum(sizes)))
-    pre_parts, post_parts, w_parts = [], [], []
-    for i in range(len(sizes) - 1):
-        src = np.arange(offsets[i], offsets[i + 1])
-        dst = np.arange(offsets[i + 1], offsets[i + 2])
-        pre_parts.append(np.tile(src, len(dst)))
-        post_parts.append(np.repeat(dst, len(src)))
-        w_parts.append(rng.normal(0.0, 2.0 / np.sqrt(len(src)), size=len(src) * len(dst)))
     n = int(offsets[-1])
+    total = sum(a * b for a, b in pairwise(sizes))
+    ids = index_dtype(n)
+    pre, post = np.empty(total, dtype=ids), np.empty(total, dtype=ids)
+    weight = np.empty(total, dtype=np.float32 if spikes == "rate" else np.float64)
+    at = 0
+    for i, (a, b) in enumerate(pairwise(sizes)):
+        block = slice(at, at + a * b)  # destination-major: (post, pre) order
+        pre[block].reshape(b, a)[:] = np.arange(offsets[i], offsets[i + 1], dtype=ids)
+        post[block].reshape(b, a)[:] = np.arange(offsets[i + 1], offsets[i + 2], dtype=ids)[:, None]
+        scale = 2.0 / np.sqrt(a)
+        for lo in range(block.start, block.stop, CHUNK):
+            hi = min(lo + CHUNK, block.stop)
+            weight[lo:hi] = rng.normal(0.0, scale, size=hi - lo)
+        at += a * b
     net = Network.build(
         name="mlp-" + "-".join(map(str, sizes)),
         is_input=np.arange(n) < sizes[0],
-        pre=np.concatenate(pre_parts),
-        post=np.concatenate(post_parts),
-        weight=np.concatenate(w_parts),
+        pre=pre,
+        post=post,
+        weight=weight,
         timesteps=timesteps,
         layer=np.repeat(np.arange(len(sizes)), sizes),
     )

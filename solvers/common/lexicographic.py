@@ -31,7 +31,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from mapopt.errors import InputError
-from mapopt.evaluation import EnergyModel
+from mapopt.evaluation import EnergyModel, synaptic_event_count
 from mapopt.mapping import Mapping
 from mapopt.problem import OBJECTIVES, MappingProblem
 from mapopt.registry import make_solver, solver_names
@@ -314,7 +314,7 @@ def _energy(
     energy = EnergyModel.of(hw, net.timesteps)
     raw = np.array([energy.per_crossbar, energy.per_delivery, energy.per_hop])
     scale = float(raw[raw > 0].min()) if (raw > 0).any() else 1.0
-    constant = energy.dynamic(float(net.spikes[net.pre].sum()), 0.0, 0.0)
+    constant = energy.dynamic(synaptic_event_count(net), 0.0, 0.0)
     weights = Weights(
         crossbars=energy.per_crossbar / scale, deliveries=energy.per_delivery / scale, hops=energy.per_hop / scale
     )

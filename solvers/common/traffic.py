@@ -37,12 +37,12 @@ import scipy.sparse as sp
 from scipy.ndimage import distance_transform_cdt
 
 from mapopt.decompose.base import Decomposition
-from mapopt.evaluation import EnergyModel, deliveries
+from mapopt.evaluation import EnergyModel, deliveries, synaptic_event_count
 from mapopt.hardware import Hardware
 from mapopt.mapping import Mapping
+from mapopt.network import concat_ranges
 from mapopt.problem import MappingProblem
 from mapopt.solver import SolveContext
-from solvers.common.arrays import concat_ranges
 
 #: Placement waves: each places up to ceil(crossbars / WAVES) crossbars at once.
 WAVES = 256
@@ -96,7 +96,7 @@ class TrafficGraph:
         placed = mapping.unit_crossbar[mapping.unit_crossbar >= 0]
         crossbars = int(np.count_nonzero(np.bincount(placed))) if placed.size else 0
         energy = EnergyModel.of(hw, net.timesteps).total(
-            crossbars, float(net.spikes[net.pre].sum()), deliveries, hop_spikes
+            crossbars, synaptic_event_count(net), deliveries, hop_spikes
         )
         metrics = {
             "crossbars": crossbars,
