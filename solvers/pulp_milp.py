@@ -6,29 +6,37 @@ mesh), absolute values two rows. ``pulp.listSolvers(onlyAvailable=True)`` lists
 ``PULP_CBC_CMD`` and ``HiGHS`` (highspy) on this machine; both are registered (``pulp-highs`` only
 where highspy is installed, see :meth:`PulpHighs.available`).
 
-Warm start: CBC reads the greedy start as a MIP start (``-mips``); for HiGHS, which PuLP
-does not warm-start, :class:`_HighsWithStart` passes it with ``Highs.setSolution``. Bound:
-HiGHS reports its MIP dual bound; CBC prints it ("best possible") in its log, which is
-read back. Both are seeded (CBC ``randomSeed``/``randomCbcSeed``, HiGHS ``random_seed``).
+Warm start: CBC reads the greedy start as a MIP start (``-mips``); HiGHS gets it with
+``Highs.setSolution``. Bound: HiGHS reports its MIP dual bound; CBC prints it ("best
+possible") in its log, which is read back. Both are seeded (CBC
+``randomSeed``/``randomCbcSeed``, HiGHS ``random_seed``).
+
+Time limits hold for both (docs/exact.md). Each solver runs in a child process on the
+MPS file PuLP writes, and is killed shortly after the deadline if its own stop has not
+come: CBC checks ``-sec`` only between search nodes, and HiGHS, which is stopped through
+its own API (``time_limit``, and an interrupt callback that checks the deadline in every
+simplex, IPM and MIP interrupt), can still spend minutes in its root mod-k cut separator
+(``HighsModkSeparator``), which neither checks the time nor calls back (seen on 3x3
+convolutions: 121 s for a 60 s limit). The HiGHS child reports every improving solution
+and the dual bound as it goes, so a killed run keeps its incumbent and bound.
 """
 
 from __future__ import annotations
 
-import ctypes
+import json
 import math
-import os
+import queue
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import pulp
 
 from mapopt.problem import MappingProblem
@@ -37,6 +45,8 @@ from solvers.common.lexicographic import OnImprove, Run, solve_lexicographic, wa
 
 #: Seconds CBC may run past its time limit (its own ``-sec`` stop writes the incumbent) before it is killed.
 CBC_GRACE_S = 0.5
+#: Seconds HiGHS may run past its time limit (its own stop) before its process is killed.
+HIGHS_GRACE_S = 1.0
 #: CBC log lines that carry the best bound when a search stops early.
 CBC_BOUND = re.compile(r"best possible (-?[0-9.]+(?:[eE][-+]?[0-9]+)?)")
 
@@ -75,42 +85,6 @@ class PulpBuilder:
         var.setInitialValue(value)
 
 
-if pulp.HiGHS().available():
-
-    class _HighsWithStart(pulp.HiGHS):
-        """PuLP's highspy interface, plus the variables' initial values as a MIP start.
-
-        HiGHS prints a banner on stdout when the first ``Highs`` object of a process is
-        made, before any option can silence it; it is sent to stderr so that ``--json``
-        output on stdout stays clean.
-        """
-
-        def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:
-            with _stdout_to_stderr():
-                super().createAndConfigureSolver(lp)
-
-        def callSolver(self, lp: pulp.LpProblem) -> None:
-            start = [(v.index, v.varValue) for v in lp.variables() if v.varValue is not None]
-            if start:
-                index, value = zip(*start, strict=True)
-                lp.solverModel.setSolution(len(index), np.array(index, np.int32), np.array(value, np.float64))
-            lp.solverModel.run()
-
-
-@contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Point file descriptor 1 at stderr (C-level writes included) for the duration."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        ctypes.CDLL(None).fflush(None)
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 class PulpBackend:
     """Solves :class:`PulpBuilder` models with one PuLP solver (``"cbc"`` or ``"highs"``)."""
 
@@ -128,10 +102,8 @@ class PulpBackend:
             with tempfile.TemporaryDirectory() as tmp:
                 bound = _run_cbc(prob, Path(tmp), limit, threads=self.threads, seed=self.seed)
         else:
-            solver = _HighsWithStart(msg=False, timeLimit=limit, threads=self.threads, random_seed=self.seed)
-            prob.solve(solver)
-            if prob.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
-                bound = float(prob.solverModel.getInfo().mip_dual_bound)
+            with tempfile.TemporaryDirectory() as tmp:
+                bound = _run_highs(prob, Path(tmp), limit, threads=self.threads, seed=self.seed, on_improve=on_improve)
         bound = bound if bound is not None and math.isfinite(bound) else None
         objective = pulp.value(prob.objective) if prob.sol_status in (1, 2) else None
         objective = None if objective is None else float(objective)
@@ -186,6 +158,85 @@ def _run_cbc(prob: pulp.LpProblem, tmp: Path, limit: float | None, *, threads: i
     prob.assignVarsVals(values)
     prob.assignStatus(status, sol_status)
     return bound
+
+
+def _run_highs(
+    prob: pulp.LpProblem, tmp: Path, limit: float | None, *, threads: int, seed: int, on_improve: OnImprove
+) -> float | None:
+    """Solve ``prob`` with HiGHS in a child process under a wall-clock limit that holds; return the bound or None.
+
+    The child (:mod:`solvers.common.highs_child`) stops itself at the deadline through
+    HiGHS's API and reports every improving solution and bound on its stdout, read here by
+    a thread; it is killed :data:`HIGHS_GRACE_S` after the deadline if it has not finished,
+    and whenever this function exits early (e.g. on KeyboardInterrupt). The best solution
+    received is assigned to ``prob``'s variables with PuLP's status codes.
+    """
+    deadline = None if limit is None else time.monotonic() + limit  # writing the files counts too
+    mps, start_file, log = tmp / "model.mps", tmp / "start.json", tmp / "highs.log"
+    variables, var_names, _, _ = prob.writeMPS(str(mps), rename=1)
+    by_name = {var_names[v.name]: v for v in variables}
+    start_file.write_text(json.dumps({var_names[v.name]: v.varValue for v in variables if v.varValue is not None}))
+    left = None if deadline is None else max(deadline - time.monotonic(), 0.01)
+    args = [sys.executable, "-m", "solvers.common.highs_child", str(mps), str(start_file)]
+    args += ["-" if left is None else f"{left:.3f}", str(threads), str(seed)]
+    messages: queue.Queue[list[Any] | None] = queue.Queue()
+    columns: list[str] = []
+    best: list[float] | None = None
+    bound: float | None = None
+    status = "stopped"
+    with open(log, "w") as err:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True)
+        reader = threading.Thread(target=_read_lines, args=(proc.stdout, messages), daemon=True)
+        reader.start()
+        try:
+            while True:
+                wait = None if deadline is None else deadline + HIGHS_GRACE_S - time.monotonic()
+                if wait is not None and wait <= 0:
+                    break
+                try:
+                    message = messages.get(timeout=wait)
+                except queue.Empty:
+                    break
+                if message is None:  # the child's stdout closed: it ended, with or without "done"
+                    break
+                kind, *payload = message
+                if kind == "columns":
+                    columns = payload[0]
+                elif kind == "bound":
+                    bound = payload[0]
+                elif kind == "solution":
+                    objective, found_bound, best = payload
+                    bound = found_bound if found_bound is not None else bound
+                    on_improve(objective, bound)
+                else:  # "done"
+                    status, _, found_bound, values = payload
+                    bound = found_bound if found_bound is not None else bound
+                    best = values if values is not None else best
+                    break
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            reader.join()
+    if status == "stopped" and best is None and proc.returncode not in (0, -9):
+        raise RuntimeError(f"HiGHS exited with code {proc.returncode}: {log.read_text()[-500:]}")
+    if status == "infeasible":
+        prob.assignStatus(pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible)
+        return None
+    if best is None:
+        return bound  # "Not Solved": the caller keeps its incumbent
+    for name, value in zip(columns, best, strict=True):
+        by_name[name].varValue = value
+    sol_status = pulp.LpSolutionOptimal if status == "optimal" else pulp.LpSolutionIntegerFeasible
+    prob.assignStatus(pulp.LpStatusOptimal, sol_status)
+    return bound
+
+
+def _read_lines(stream: Any, messages: queue.Queue[list[Any] | None]) -> None:
+    """Put every JSON line of ``stream`` on ``messages``, then None."""
+    for line in stream:
+        messages.put(json.loads(line))
+    messages.put(None)
 
 
 def _value(var: Any) -> float:
