@@ -9,6 +9,7 @@ decomposition it chose is the one reported and written.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -50,6 +51,11 @@ JOINT_SOLVER = "cpsat-joint"
 DEFAULT_TIME_LIMIT = 30.0
 
 
+def machine_threads() -> int:
+    """The cores this process may run on (the machine's, or its CPU affinity set's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def default_decomposition(net: Network, hw: Hardware) -> str:
     """``none`` when every neuron fits the fan-in limit, else a chain of arity F (fewest extra units)."""
     return "none" if net.max_fanin <= hw.fanin else f"chain:{hw.fanin}"
@@ -77,7 +83,10 @@ def solve(
         ),
     ] = False,
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
-    threads: Annotated[int, typer.Option("--threads", help="Solver threads (CP-SAT workers).", min=1)] = 1,
+    threads: Annotated[
+        int | None,
+        typer.Option("--threads", help="Solver threads (CP-SAT workers, CBC/HiGHS threads). Default: all cores.", min=1),
+    ] = None,
     seed: SeedOpt = 0,
     objective: ObjectiveOpt = DEFAULT_OBJECTIVE,
     traffic: TrafficOpt = Traffic.upper,
@@ -95,7 +104,7 @@ def solve(
         if solver not in (DEFAULT_EXACT_SOLVER, JOINT_SOLVER):
             raise InputError(f"--joint uses the solver {JOINT_SOLVER}; drop --solver {solver}", source="--joint")
         solver = JOINT_SOLVER
-    budget = Budget(time_limit=time_limit, seed=seed, threads=threads)
+    budget = Budget(time_limit=time_limit, seed=seed, threads=threads or machine_threads())
     console.log(f"{solver}: mapping {network.name} ({decomposition}) on {hardware.name}, limit {time_limit} s")
     run = run_strategy(
         network, hardware, f"{decomposition}@{solver}", budget=budget, objective=objective, traffic=str(traffic)

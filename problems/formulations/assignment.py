@@ -15,7 +15,7 @@ model, linearised exactly through the Manhattan distance of the source's own slo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -226,8 +226,11 @@ class AssignmentModel:
 
     ``grid`` gives the slots tile positions (joint assignment + placement; needed for a
     ``hops`` weight); ``n_open`` fixes the number of crossbars (phase 2 of the
-    lexicographic solve). ``symmetry`` adds the symmetry-breaking constraints. Building
-    stops with :class:`BuildInterrupted` once ``expired()`` says the time is up.
+    lexicographic solve). ``symmetry`` adds the symmetry-breaking constraints, and
+    ``identical`` (model indices of interchangeable units, one array per type, see
+    :func:`problems.formulations.patterns.unit_types`) orders the units of each type by
+    slot; ``min_open`` is a proven lower bound on the crossbars (a constraint that prunes).
+    Building stops with :class:`BuildInterrupted` once ``expired()`` says the time is up.
     """
 
     def __init__(
@@ -240,6 +243,8 @@ class AssignmentModel:
         grid: SlotGrid | None = None,
         n_open: int | None = None,
         symmetry: bool = True,
+        identical: Sequence[np.ndarray] = (),
+        min_open: int | None = None,
         expired: Callable[[], bool] = lambda: False,
     ):
         if weights.hops and grid is None:
@@ -247,6 +252,7 @@ class AssignmentModel:
         if grid is not None and slots > grid.n_slots:
             raise ValueError(f"{slots} slots but the grid has {grid.n_slots}")
         self.b, self.data, self.slots, self.grid = b, data, slots, grid
+        self.identical = list(identical)
         self.mirrored = symmetry and grid is not None and grid.transpose_symmetric
         n, S = data.n_units, slots
         # Symmetry: without positions crossbars are interchangeable, so unit i (model order)
@@ -286,6 +292,16 @@ class AssignmentModel:
             b.add(b.total(by_slot_rows[j]) <= data.rows * self.open[j], f"rows_{j}")
         if n_open is not None:
             b.add(b.total(self.open) == n_open, "crossbars")
+        if min_open is not None and n_open is None:
+            b.add(b.total(self.open) >= min_open, "crossbars_bound")
+        # interchangeable units: the members of a type in non-decreasing slot order
+        for members in self.identical:
+            for i, k in zip(members[:-1].tolist(), members[1:].tolist(), strict=True):
+                if max(allowed[i]) == 0 and max(allowed[k]) == 0:
+                    continue  # both can only take slot 0
+                slot_i = b.total(j * self.x[i, j] for j in allowed[i] if j)
+                slot_k = b.total(j * self.x[k, j] for j in allowed[k] if j)
+                b.add(slot_i <= slot_k, f"identical_{i}_{k}")
         if symmetry:
             # open slots first: globally without positions, within each tile with them
             for j in range(S - 1):
@@ -337,6 +353,10 @@ class AssignmentModel:
         slot_of_unit = np.asarray(slot_of_unit, dtype=np.int64)
         if self.mirrored and (grid.col[slot_of_unit] - grid.row[slot_of_unit]).sum() > 0:
             slot_of_unit = grid.mirror[slot_of_unit]  # the mirror image satisfies the symmetry constraint
+        if grid is not None:  # interchangeable units take their type's slots in order
+            slot_of_unit = slot_of_unit.copy()
+            for members in self.identical:
+                slot_of_unit[members] = np.sort(slot_of_unit[members])
         used = set(slot_of_unit.tolist())
         for j, var in enumerate(self.open):
             b.hint(var, int(j in used))
@@ -358,6 +378,37 @@ class AssignmentModel:
             if value(var) > 0.5:
                 slot[i] = j
         return slot
+
+
+def canonical_slots(slot_of_unit: np.ndarray, identical: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """The same crossbar contents relabelled so that every symmetry rule of :class:`AssignmentModel` holds.
+
+    Crossbars are numbered in order of their first unit ("unit i only in crossbars <= i")
+    and, within each type of ``identical`` units, units take their crossbars in order. Units
+    are dealt out in model order: each goes to the lowest-numbered crossbar that still needs
+    a unit of its type, a crossbar being numbered when its first unit arrives. Both rules
+    then hold at once (a unit of a type never finds a lower-numbered crossbar free later).
+    """
+    slot_of_unit = np.asarray(slot_of_unit, dtype=np.int64)
+    if not len(identical):
+        return ordered_slots(slot_of_unit)
+    kind = np.arange(slot_of_unit.size)
+    for members in identical:
+        kind[members] = members[0]
+    need: dict[tuple[int, int], int] = {}
+    for i, c in enumerate(slot_of_unit.tolist()):
+        need[c, int(kind[i])] = need.get((c, int(kind[i])), 0) + 1
+    label: dict[int, int] = {}
+    out = np.empty_like(slot_of_unit)
+    for i, t in enumerate(kind.tolist()):
+        wanting = [c for (c, k), left in need.items() if k == t and left > 0]
+        labelled = [c for c in wanting if c in label]
+        c = min(labelled, key=label.__getitem__) if labelled else min(wanting)
+        if c not in label:
+            label[c] = len(label)
+        out[i] = label[c]
+        need[c, t] -= 1
+    return out
 
 
 def ordered_slots(slot_of_unit: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from mapopt.errors import InputError
-from mapopt.evaluation import EnergyModel, synaptic_event_count
+from mapopt.evaluation import EnergyModel, metrics, synaptic_event_count
 from mapopt.mapping import Mapping
 from mapopt.problem import OBJECTIVES, MappingProblem
 from mapopt.registry import make_solver, solver_names
@@ -43,10 +43,11 @@ from problems.formulations.assignment import (
     BuildInterrupted,
     SlotGrid,
     Weights,
+    canonical_slots,
     crossbar_lower_bounds,
     infeasibility,
-    ordered_slots,
 )
+from problems.formulations.patterns import UnitTypes, hop_bound, pattern_assignment, pattern_bound, unit_types
 from problems.formulations.placement_qap import PlacementData, PlacementModel
 
 #: Registered heuristics whose best mapping warm-starts the exact models (those that are registered).
@@ -57,6 +58,10 @@ WARM_START_SHARE = 0.1
 PLACEMENT_SHARE = 0.25
 #: Objective values of different phases are compared with this tolerance (float spikes).
 TOLERANCE = 1e-6
+#: Share of the remaining time the configuration LP bound (column generation) may use...
+PATTERN_SHARE = 0.5
+#: ...and the integer master over its patterns, of the time left after it.
+PATTERN_IP_SHARE = 0.2
 
 
 M = TypeVar("M", AssignmentModel, PlacementModel)
@@ -141,17 +146,25 @@ def solve_lexicographic(
             Status.INFEASIBLE,
             message=_capacity_reason(hw, f"at least {lb} crossbars are needed (lower bounds {bounds})", capacity),
         )
+    types = unit_types(data)
+    identical = types.repeated if symmetry else []
     start = None
     if warm is not None:
-        start = ordered_slots(data.model_slots(warm))
+        start = canonical_slots(data.model_slots(warm), identical)
         if capacity is not None and start.max() + 1 > capacity:
             start = None
     upper = int(start.max()) + 1 if start is not None else min(data.n_units, capacity or data.n_units)
     if start is not None:
         ctx.record(float(upper), float(lb))
-    info: dict[str, Any] = {"lower_bounds": bounds, "phases": []}
+    info: dict[str, Any] = {"lower_bounds": bounds, "phases": [], "identical_types": len(types.repeated)}
     if problem.objective == "energy":
-        return _energy(problem, ctx, backend, data, start, upper, symmetry, info)
+        return _energy(problem, ctx, backend, data, start, upper, symmetry, identical, info)
+    if start is None or upper > lb:
+        lb, packed = _pattern_phase(data, types, start, ctx, bounds, info)
+        if packed is not None and (start is None or packed.max() + 1 < upper):
+            start = canonical_slots(packed, identical)
+            upper = int(start.max()) + 1
+        ctx.record(float(upper), float(lb))
 
     # ------------------------------------------------------------ phase 1: crossbars
     if start is not None and upper == lb:
@@ -161,8 +174,9 @@ def solve_lexicographic(
 
         def build(b: Builder) -> AssignmentModel:
             model = AssignmentModel(
-                b, data, slots=upper, weights=Weights(crossbars=1.0), symmetry=symmetry, expired=ctx.expired
-            )
+                b, data, slots=upper, weights=Weights(crossbars=1.0), symmetry=symmetry, identical=identical,
+                min_open=lb, expired=ctx.expired,
+            )  # fmt: skip
             if start is not None:
                 model.hint(start)
             return model
@@ -185,7 +199,7 @@ def solve_lexicographic(
             slots = start
         else:
             return Outcome(None, bound=float(bound1), message="no assignment found within the time limit", info=info)
-    slots = ordered_slots(slots)
+    slots = canonical_slots(slots, identical)
     c_star = int(slots.max()) + 1
     ctx.record(float(c_star), float(bound1))
     hw2 = problem.hardware_for(c_star)
@@ -204,13 +218,13 @@ def solve_lexicographic(
     # ------------------------------------------------------------ phase 2: the secondary key
     secondary = OBJECTIVES[problem.objective][1]
     if secondary == "hop_spikes":
-        slots, run = _hops_phase(problem, ctx, backend, data, slots, grid, hw2, symmetry, info)
+        slots, run = _hops_phase(problem, ctx, backend, data, slots, grid, hw2, symmetry, identical, info)
     else:
 
         def build_inter(b: Builder) -> AssignmentModel:
             model = AssignmentModel(
                 b, data, slots=c_star, weights=Weights(intercrossbar=1.0), n_open=c_star, symmetry=symmetry,
-                expired=ctx.expired,
+                identical=identical, expired=ctx.expired,
             )  # fmt: skip
             model.hint(slots)
             return model
@@ -252,10 +266,18 @@ def _hops_phase(
     grid: SlotGrid,
     hw2: Any,
     symmetry: bool,
+    identical: list[np.ndarray],
     info: dict[str, Any],
 ) -> tuple[np.ndarray, Run]:
-    """Phase 2 for hop_spikes: QAP placement of the phase-1 crossbars, then the joint model."""
+    """Phase 2 for hop_spikes: QAP placement of the phase-1 crossbars, then the joint model.
+
+    :func:`problems.formulations.patterns.hop_bound` bounds hop_spikes from below for
+    c* crossbars; a placement that meets it is optimal without the joint model, and the
+    phase's bound is the better of it and the back end's.
+    """
     c_star = int(slots.max()) + 1
+    hop_lb = hop_bound(data, c_star, hw2)
+    info["hop_bound"] = hop_lb
     # 2a: place the phase-1 crossbars optimally (a warm start for the joint model)
     flows = PlacementData.from_assignment(problem, data.unit_crossbar(slots), hw2)
 
@@ -274,21 +296,77 @@ def _hops_phase(
         on_t = np.flatnonzero(tiles == t)
         slot_of_crossbar[on_t] = np.flatnonzero(grid.tile == t)[: len(on_t)]
     start = slot_of_crossbar[slots]
+    start_hops = _hop_spikes(problem, data, start, grid, hw2)
+    if start_hops <= hop_lb + TOLERANCE * max(1.0, hop_lb):
+        info["phases"].append({"phase": "hop_spikes", "status": "optimal", "by": "placement meets the hop bound"})
+        return start, Run("optimal", None, start_hops, start_hops)
     # 2b: the joint assignment + placement model with exactly c* crossbars
 
     def build_joint(b: Builder) -> AssignmentModel:
         model = AssignmentModel(
             b, data, slots=grid.n_slots, weights=Weights(hops=1.0), grid=grid, n_open=c_star, symmetry=symmetry,
-            expired=ctx.expired,
+            identical=identical, expired=ctx.expired,
         )  # fmt: skip
         model.hint(start)
         return model
 
     model, run = _build_and_run(backend, ctx, build_joint)
     info["phases"].append({"phase": "hop_spikes", "status": run.status, "objective": run.objective, "bound": run.bound})
+    bound = max(run.bound if run.bound is not None else 0.0, hop_lb)
     if run.value is None:  # the joint model found nothing better in time: keep the placed start
-        return start, Run(run.status, None, placed_hops, run.bound)
-    return model.solution(run.value), run
+        status = "optimal" if start_hops <= bound + TOLERANCE * max(1.0, bound) else run.status
+        return start, Run(status, None, placed_hops if placed_hops is not None else start_hops, bound)
+    status = run.status
+    if run.objective is not None and run.objective <= bound + TOLERANCE * max(1.0, bound):
+        status = "optimal"
+    return model.solution(run.value), Run(status, run.value, run.objective, bound)
+
+
+def _hop_spikes(problem: MappingProblem, data: AssignmentData, slots: np.ndarray, grid: SlotGrid, hw: Any) -> float:
+    """The validator's hop_spikes of an assignment to grid slots."""
+    mapping = Mapping(data.unit_crossbar(slots), grid.tile, hw.mesh)
+    return float(metrics(problem.decomposition, hw, mapping)["hop_spikes"])
+
+
+def _pattern_phase(
+    data: AssignmentData,
+    types: UnitTypes,
+    start: np.ndarray | None,
+    ctx: SolveContext,
+    bounds: dict[str, int],
+    info: dict[str, Any],
+) -> tuple[int, np.ndarray | None]:
+    """The configuration LP bound on crossbars, then an assignment from its patterns, on a share of the time left.
+
+    Returns the best crossbar bound so far and, if the integer master over the generated
+    patterns found one, an assignment (model order -> crossbar); the caller keeps it when
+    it beats the warm start.
+    """
+    left = ctx.remaining()
+    if left is not None and left <= 0:
+        return max(bounds.values()), None
+    stop = None if left is None else ctx.elapsed() + PATTERN_SHARE * left
+    began = ctx.elapsed()
+
+    def expired() -> bool:
+        return ctx.expired() or (stop is not None and ctx.elapsed() >= stop)
+
+    found = pattern_bound(data, types, start, expired=expired, seed=ctx.seed)
+    bounds["patterns"] = _ceil(found.bound)
+    lb = max(bounds.values())
+    upper = int(start.max()) + 1 if start is not None else data.n_units + 1
+    packed = None
+    if lb < upper and not ctx.expired():
+        left = ctx.remaining()
+        packed = pattern_assignment(
+            data, types, found.patterns, time_limit=None if left is None else PATTERN_IP_SHARE * left, seed=ctx.seed
+        )
+    info["patterns"] = {
+        "bound": found.bound, "lp": found.lp, "converged": found.converged, "columns": len(found.patterns),
+        "iterations": found.iterations, "seconds": ctx.elapsed() - began,
+        "integer_master": None if packed is None else int(packed.max()) + 1,
+    }  # fmt: skip
+    return lb, packed
 
 
 def _energy(
@@ -299,6 +377,7 @@ def _energy(
     start: np.ndarray | None,
     upper: int,
     symmetry: bool,
+    identical: list[np.ndarray],
     info: dict[str, Any],
 ) -> Outcome:
     """The weighted energy objective on the joint model, in one phase.
@@ -321,7 +400,8 @@ def _energy(
 
     def build(b: Builder) -> AssignmentModel:
         model = AssignmentModel(
-            b, data, slots=grid.n_slots, weights=weights, grid=grid, symmetry=symmetry, expired=ctx.expired
+            b, data, slots=grid.n_slots, weights=weights, grid=grid, symmetry=symmetry, identical=identical,
+            expired=ctx.expired,
         )
         if start is not None:
             model.hint(start)
