@@ -85,7 +85,7 @@ def solve(
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
     threads: Annotated[
         int | None,
-        typer.Option("--threads", help="Solver threads (CP-SAT workers, CBC/HiGHS threads). Default: all cores.", min=1),
+        typer.Option("--threads", help="Solver threads (CP-SAT workers, CBC/HiGHS). Default: all cores.", min=1),
     ] = None,
     seed: SeedOpt = 0,
     objective: ObjectiveOpt = DEFAULT_OBJECTIVE,
