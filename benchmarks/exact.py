@@ -2,13 +2,15 @@
 
 Usage::
 
-    /tmp/venv/bin/python benchmarks/exact.py --time-limit 60 > docs/exact-results.md
-    /tmp/venv/bin/python benchmarks/exact.py --time-limit 10 --only planted   # a quick look
-    /tmp/venv/bin/python benchmarks/exact.py --only generated --names mlp:64-32-10 --solvers pulp-cbc
+    python benchmarks/exact.py --time-limit 60 > docs/exact-results.md
+    python benchmarks/exact.py --time-limit 10 --only planted   # a quick look
+    python benchmarks/exact.py --only generated --names mlp:64-32-10 --solvers pulp-cbc
+    python benchmarks/exact.py --only reach --time-limit 60     # the structured instances of docs/exact.md
 
 Each instance is decomposed as ``mapopt solve`` does by default (``none`` when the net fits
-the fan-in limit, else ``chain:F``) and solved by every exact solver with one thread,
-seed 0, the default objective (crossbars, then hop_spikes); the solvers are the exact ones
+the fan-in limit, else ``chain:F``) and solved by every exact solver with ``--threads``
+threads (default: all cores, as ``mapopt solve``), seed 0, the default objective (crossbars,
+then hop_spikes); the solvers are the exact ones
 that map a fixed N' (``cpsat-joint``, which regroups unrolled neurons, only when named
 with ``--solvers``). One Markdown row per
 (instance, solver): status, seconds to the final answer (the proof when optimal),
@@ -23,7 +25,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from mapopt.cli.solve import default_decomposition
+from mapopt.cli.solve import default_decomposition, machine_threads
 from mapopt.decompose import decompose
 from mapopt.errors import InputError
 from mapopt.hardware import Hardware, customise, load_preset
@@ -56,6 +58,10 @@ def instances(only: str | None) -> list[Instance]:
     toy = load_preset("toy")
     mid = customise(toy, crossbar="16x16", fanin=16, crossbars_per_tile=4, mesh="auto")
     out = [Instance("planted", f"planted-toy-{b}", planted(b, 4, 4, 3), toy) for b in (2, 3, 6, 8)]
+    # exact reach (docs/exact.md): two 3x3 convolutions and a 300-unit planted instance
+    reach = [Instance("reach", name, catalog()[name].build(), mid) for name in ("conv-8x8-c2k3", "conv-10x10-c2k3")]
+    reach.append(Instance("reach", "planted-toy-75", catalog()["planted-toy-75"].build(), customise(toy, mesh="auto")))
+    out += reach
     out += [Instance("planted", f"planted-16x16-{b}", planted(b, 16, 16, 9), mid) for b in (2, 4, 8, 12)]
     for spec in (
         "synfire:4-6",
@@ -73,7 +79,7 @@ def instances(only: str | None) -> list[Instance]:
         out.append(Instance("generated", spec, resolve_net(spec), mid))
     paper = load_preset("dynapse-paper")
     for name, entry in catalog().items():
-        if entry.tier not in ("tiny", "small") or name.startswith("planted"):
+        if entry.tier not in ("tiny", "small") or name.startswith(("planted", "conv-")):
             continue
         out.append(Instance("catalog", name, entry.build(), paper))
     return [i for i in out if only is None or i.family == only]
@@ -82,19 +88,21 @@ def instances(only: str | None) -> list[Instance]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=60.0)
-    parser.add_argument("--only", choices=["planted", "generated", "catalog"], default=None)
+    parser.add_argument("--only", choices=["planted", "reach", "generated", "catalog"], default=None)
+    parser.add_argument("--threads", type=int, default=None, help="solver threads (default: all cores)")
     parser.add_argument("--names", default=None, help="comma-separated instance names to run (default: all)")
     parser.add_argument("--solvers", default=None, help="comma-separated solvers (default: the fixed-N' exact ones)")
     args = parser.parse_args()
     fixed = [name for name in solver_names() if solver_class(name).exact and name not in REGROUPING_SOLVERS]
     exact = args.solvers.split(",") if args.solvers else fixed
     names = set(args.names.split(",")) if args.names else None
-    print(f"time limit {args.time_limit:g} s per run, 1 thread, seed 0; solvers: {', '.join(exact)}\n")
+    threads = args.threads or machine_threads()
+    print(f"time limit {args.time_limit:g} s per run, {threads} threads, seed 0; solvers: {', '.join(exact)}\n")
     print(
         "| family | instance | hardware | decomposition | units | solver | status | s | crossbars | hop_spikes "
-        "| bound | gap |"
+        "| bound | gap | hop bound | hop gap |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     proven: dict[str, dict[str, tuple[float, float]]] = {}
     largest: dict[str, tuple[int, str]] = {}
     errors: list[str] = []
@@ -108,16 +116,24 @@ def main() -> None:
         problem = MappingProblem(dec, inst.hw)
         for solver in exact:
             try:
-                r = make_solver(solver).solve(problem, Budget(time_limit=args.time_limit, seed=0, threads=1))
+                r = make_solver(solver).solve(problem, Budget(time_limit=args.time_limit, seed=0, threads=threads))
             except InputError as err:  # e.g. an instance too large for cpsat-joint
                 errors.append(f"{inst.name} / {solver}: input error: {err}")
                 continue
             m = r.metrics or {}
+            second = r.info.get("secondary", {})
+            hop_bound = second.get("bound") if second else None
+            if r.status is Status.OPTIMAL:
+                hop_bound = m.get("hop_spikes")
+            hop = m.get("hop_spikes")
+            hop_gap = (hop - hop_bound) / hop if hop and hop_bound is not None else (0.0 if hop == 0 else None)
             print(
                 f"| {inst.family} | {inst.name} | {inst.hw.name} {inst.hw.rows}x{inst.hw.columns} | {spec} "
                 f"| {dec.n_units} | {solver} | {r.status} | {r.wall_s:.2f} | {m.get('crossbars', '-')} "
                 f"| {m.get('hop_spikes', '-')} | {r.bound if r.bound is not None else '-'} "
-                f"| {'-' if r.gap is None else f'{r.gap:.3f}'} |",
+                f"| {'-' if r.gap is None else f'{r.gap:.3f}'} "
+                f"| {'-' if hop_bound is None else f'{hop_bound:.0f}'} "
+                f"| {'-' if hop_gap is None else f'{hop_gap:.3f}'} |",
                 flush=True,
             )
             if r.status is Status.ERROR:

@@ -70,6 +70,19 @@ _add(
     POISSON,
 )
 
+#: Exact-reach instances (docs/exact.md): a 3x3 convolution, padding 1, 2 output channels on one input
+#: channel, made for 16x16 crossbars (every unit fits; rows, not columns, limit a crossbar).
+EXACT_CONVS = {"conv-8x8-c2k3": "1x8x8,c2k3p1", "conv-10x10-c2k3": "1x10x10,c2k3p1"}
+for _name, _spec in EXACT_CONVS.items():
+    _add(
+        _name,
+        "tiny",
+        f"3x3 convolution, padding 1, 2 output channels ({_spec}); exact reach on 16x16 crossbars",
+        lambda spec=_spec, name=_name: conv_net(spec, seed=0, name=name),
+        conv_facts(_spec),
+        DIGITS,
+    )
+
 # ------------------------------------------------------------------ small
 _add(
     DEFAULT_NET,

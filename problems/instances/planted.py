@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from mapopt.errors import InputError
-from mapopt.hardware import Hardware, load_preset
+from mapopt.hardware import Hardware, customise, load_preset
 from mapopt.network import Network
 from mapopt.registry import NetEntry
 
@@ -72,12 +72,13 @@ def planted_optimum(net: Network, blocks: int, hw: Hardware) -> dict[str, float]
     return {"crossbars": blocks, "hop_spikes": hop_spikes, "intercrossbar_spikes": float(block_spikes.sum())}
 
 
-#: Catalog entries: (name, blocks, R, C, reads, hardware preset the optimum is stated for)
+#: Catalog entries: (name, blocks, R, C, reads, hardware preset the optimum is stated for, its mesh override)
 PLANTED = (
-    ("planted-toy-2", 2, 4, 4, 3, "toy"),
-    ("planted-toy-3", 3, 4, 4, 3, "toy"),
-    ("planted-toy-6", 6, 4, 4, 3, "toy"),
-    ("planted-toy-8", 8, 4, 4, 3, "toy"),
+    ("planted-toy-2", 2, 4, 4, 3, "toy", None),
+    ("planted-toy-3", 3, 4, 4, 3, "toy", None),
+    ("planted-toy-6", 6, 4, 4, 3, "toy", None),
+    ("planted-toy-8", 8, 4, 4, 3, "toy", None),
+    ("planted-toy-75", 75, 4, 4, 3, "toy", "auto"),  # 300 units: exact reach (docs/exact.md)
 )
 
 
@@ -86,14 +87,15 @@ def entries() -> list[NetEntry]:
     return [_entry(*spec) for spec in PLANTED]
 
 
-def _entry(name: str, blocks: int, rows: int, columns: int, reads: int, preset: str) -> NetEntry:
+def _entry(name: str, blocks: int, rows: int, columns: int, reads: int, preset: str, mesh: str | None) -> NetEntry:
     net = planted(blocks, rows, columns, reads)
-    best = planted_optimum(net, blocks, load_preset(preset))
+    best = planted_optimum(net, blocks, customise(load_preset(preset), mesh=mesh))
+    where = f"--hw {preset}" + (f" --mesh {mesh}" if mesh else "")
     return NetEntry(
         name=name,
         tier="tiny",
         description=f"planted: {blocks} blocks of {rows} inputs x {columns} units reading {reads}; "
-        f"optimum known on --hw {preset}",
+        f"optimum known on {where}",
         build=lambda: planted(blocks, rows, columns, reads),
         facts={
             "neurons": net.n_neurons,
@@ -101,6 +103,7 @@ def _entry(name: str, blocks: int, rows: int, columns: int, reads: int, preset: 
             "max_fanin": net.max_fanin,
             "spikes": "planted",
             "optimum_hw": preset,
+            "optimum_mesh": mesh or "preset",
             "optimum_crossbars": best["crossbars"],
             "optimum_hop_spikes": best["hop_spikes"],
             "optimum_intercrossbar_spikes": best["intercrossbar_spikes"],
