@@ -216,40 +216,54 @@ class _Pricing:
         self.data, self.types, self.seed = data, types, seed
         self.cap = np.minimum(types.multiplicity, data.columns)
         self.seconds = PRICING_SECONDS
+        owner = np.repeat(np.arange(len(types.sources)), [s.size for s in types.sources])
+        self.incidence = sp.csr_matrix(
+            (np.ones(owner.size, dtype=np.int64), (owner, np.concatenate(types.sources))),
+            shape=(len(types.sources), data.n_sources),
+        )
 
     def best(self, pi: np.ndarray, expired: Callable[[], bool]) -> tuple[list[np.ndarray], float]:
         """Improving patterns (greedy first, then CP-SAT) and a proven upper bound on the pricing optimum."""
         greedy = self._greedy(pi)
-        if greedy @ pi > 1 + 1e-9:
-            return [greedy], math.inf  # an improving column; the bound is not needed this round
-        return self._exact(pi, expired)
+        improving = [p for p in greedy if p @ pi > 1 + 1e-9]
+        if improving:
+            improving.sort(key=lambda p: -float(p @ pi))
+            return improving, math.inf  # improving columns; the bound is not needed this round
+        return self._exact(pi, expired, max(greedy, key=lambda p: float(p @ pi)))
 
-    def _greedy(self, pi: np.ndarray) -> np.ndarray:
-        """Add the type with most dual value per new row while it fits (rows, columns)."""
+    def _greedy(self, pi: np.ndarray) -> list[np.ndarray]:
+        """One greedy pattern per seed type of positive dual (the seed first, then most dual value per new row).
+
+        Vectorised over types: a step scores every type by the rows it would add (a sparse
+        type x source product), so a pattern costs at most C steps of array work.
+        """
         data, types = self.data, self.types
-        held = np.zeros(data.n_sources, dtype=bool)
-        count = np.zeros(len(types.members), dtype=np.int64)
-        rows = cols = 0
-        while True:
-            best, best_t, best_new = 0.0, -1, 0
-            for t, srcs in enumerate(types.sources):
-                if count[t] or pi[t] <= 0:
-                    continue
-                new = int((~held[srcs]).sum())
-                take = min(int(self.cap[t]), data.columns - cols)
-                if take <= 0 or rows + new > data.rows:
-                    continue
-                value = pi[t] * take / (new + 1)
-                if value > best:
-                    best, best_t, best_new = value, t, new
-            if best_t < 0:
-                return count
-            take = min(int(self.cap[best_t]), data.columns - cols)
-            count[best_t] = take
-            held[types.sources[best_t]] = True
-            rows, cols = rows + best_new, cols + take
+        n_types = len(types.members)
+        seeds = np.flatnonzero(pi > 0)
+        out: list[np.ndarray] = []
+        for seed in seeds.tolist():
+            held = np.zeros(data.n_sources, dtype=bool)
+            count = np.zeros(n_types, dtype=np.int64)
+            rows = cols = 0
+            pick = seed
+            while pick >= 0:
+                take = min(int(self.cap[pick]), data.columns - cols)
+                count[pick] = take
+                cols += take
+                held[types.sources[pick]] = True
+                rows = int(held.sum())
+                if cols >= data.columns:
+                    break
+                new = self.incidence @ (~held).astype(np.int64)
+                value = pi * np.minimum(self.cap, data.columns - cols) / (new + 1)
+                value[(count > 0) | (pi <= 0) | (rows + new > data.rows)] = 0.0
+                pick = int(np.argmax(value)) if value.max() > 0 else -1
+            out.append(count)
+        return out or [np.zeros(n_types, dtype=np.int64)]
 
-    def _exact(self, pi: np.ndarray, expired: Callable[[], bool]) -> tuple[list[np.ndarray], float]:
+    def _exact(
+        self, pi: np.ndarray, expired: Callable[[], bool], hint: np.ndarray
+    ) -> tuple[list[np.ndarray], float]:
         from ortools.sat.python import cp_model
 
         data, types = self.data, self.types
@@ -268,6 +282,9 @@ class _Pricing:
         model.add(sum(a.values()) <= data.columns)
         model.add(sum(row.values()) <= data.rows)
         model.maximize(sum(int(weight[t]) * v for t, v in a.items()))
+        for t, var in a.items():  # the best greedy pattern as a hint (a feasible start)
+            model.add_hint(var, int(hint[t]))
+            model.add_hint(used[t], int(hint[t] > 0))
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = self.seconds
         solver.parameters.num_workers = 1  # a small model: one worker with the LP beats a portfolio here
