@@ -61,7 +61,7 @@ def main() -> None:
     per_part = int(args.partition or max(1, net.n_synapses // 8))
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        parts = write_partitions(net, Path(tmp), per_part)
+        parts = write_partitions(net, Path(tmp), per_part, align=hw.columns)
         n_neurons = net.n_neurons
         print(f"wrote {len(parts)} partitions in {time.perf_counter() - t:.1f} s")
         reference = _reference(net, hw, strategy) if args.reference else None

@@ -1,9 +1,12 @@
 """Mapping a net partition by partition: tasks that need only their own synapses, for Dask (docs/scale-out.md).
 
-A net too large for one machine is cut into **partitions**: contiguous ranges of
-post-synaptic neurons (never splitting one neuron's in-edges, which are contiguous in the
-``(post, pre)`` order of :class:`~mapopt.network.Network`), at layer boundaries where
-there are layers, of about a target number of synapses each. One task per partition
+A net too large for one machine is cut into **partitions**: sets of post-synaptic
+neurons with all their in-edges (never splitting one neuron's inputs), of about a target
+number of synapses each, taken along the order in which the ``layered`` engine packs
+(layer, then smallest input id: neurons that read the same inputs, e.g. every output
+channel at one position of a convolution, stay together) and cut only at multiples of C
+neurons inside a layer, so that fully connected layers fill whole crossbars on both sides
+of a cut. One task per partition
 (:func:`map_partition`) reads only that partition's synapses (and the per-neuron arrays,
 O(neurons)), decomposes its neurons with a per-neuron strategy (``tree:K`` or
 ``chain:K``: a neuron's units depend on its own inputs only), packs their units onto
@@ -40,7 +43,7 @@ from mapopt.errors import InputError
 from mapopt.evaluation import check, deliveries
 from mapopt.hardware import Hardware
 from mapopt.mapping import Mapping
-from mapopt.network import Network
+from mapopt.network import Network, concat_ranges
 from solvers.common.packing import merge_crossbars, pack_sequential
 from solvers.common.traffic import TrafficGraph, place_waves, refine_swaps
 from solvers.layered import layer_order
@@ -51,38 +54,56 @@ NEURON_ARRAYS = ("is_input", "spikes", "threshold", "leak", "layer")
 
 @dataclass(frozen=True)
 class Partition:
-    """Partition ``index``: the in-edges of neurons ``[first, stop)``, in ``folder`` (see :func:`write_partitions`)."""
+    """Partition ``index`` of the files in ``folder`` (see :func:`write_partitions`); ``synapses`` it holds."""
 
     folder: str
     index: int
-    first: int
-    stop: int
+    synapses: int
 
 
-def plan(net: Network, synapses_per_partition: int) -> list[tuple[int, int]]:
-    """Neuron ranges ``[first, stop)`` of about ``synapses_per_partition`` synapses, cut at layer boundaries too."""
+def plan(net: Network, synapses_per_partition: int, align: int = 1) -> list[np.ndarray]:
+    """The compute neurons of every partition (ascending ids), about ``synapses_per_partition`` synapses each.
+
+    Neurons are taken in the order (layer, smallest input id, id) and cut into runs; inside
+    a layer a cut falls on a multiple of ``align`` neurons from the layer's start (give the
+    crossbar's column count C), and every layer change is a cut.
+    """
     compute = np.flatnonzero(~net.is_input)
     if compute.size == 0:
         return []
-    cuts = {int(compute[0]), net.n_neurons}
-    layer_start = np.flatnonzero(np.diff(net.layer) != 0) + 1
-    cuts.update(int(v) for v in layer_start if v > compute[0])
-    targets = np.arange(synapses_per_partition, net.n_synapses, synapses_per_partition)
-    cuts.update(int(v) for v in np.searchsorted(net.in_ptr, targets) if compute[0] < v < net.n_neurons)
+    first_input = np.full(net.n_neurons, np.iinfo(np.int64).max)
+    has = net.fanin > 0
+    if net.n_synapses:
+        first_input[has] = np.minimum.reduceat(net.pre.astype(np.int64), net.in_ptr[:-1][has])
+    order = compute[np.lexsort((compute, first_input[compute], net.layer[compute]))]
+    layer = net.layer[order]
+    cum = np.cumsum(net.fanin[order])
+    layer_start = np.concatenate(([0], np.flatnonzero(layer[1:] != layer[:-1]) + 1))
+    cuts = set(layer_start.tolist()) | {order.size}
+    for v in np.searchsorted(cum, np.arange(synapses_per_partition, int(cum[-1]), synapses_per_partition)).tolist():
+        base = int(layer_start[np.searchsorted(layer_start, v, side="right") - 1])
+        v = base + -(-(v - base) // align) * align
+        if 0 < v < order.size:
+            cuts.add(v)
     bounds = sorted(cuts)
-    return [(a, b) for a, b in pairwise(bounds) if b > a]
+    return [np.sort(order[a:b]) for a, b in pairwise(bounds) if b > a]
 
 
-def write_partitions(net: Network, folder: Path, synapses_per_partition: int) -> list[Partition]:
-    """Write ``net`` as partition files into ``folder`` (created): ``neurons.npz``, ``part-<i>.npz``, ``meta.json``."""
+def write_partitions(net: Network, folder: Path, synapses_per_partition: int, *, align: int = 1) -> list[Partition]:
+    """Write ``net`` as partition files into ``folder`` (created): ``neurons.npz``, ``part-<i>.npz``, ``meta.json``.
+
+    ``align``: see :func:`plan`. A part file holds its neurons and their in-edges, in
+    ``(post, pre)`` order.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     np.savez(folder / "neurons.npz", **{k: getattr(net, k) for k in NEURON_ARRAYS})
     parts = []
-    for i, (first, stop) in enumerate(plan(net, synapses_per_partition)):
-        lo, hi = int(net.in_ptr[first]), int(net.in_ptr[stop])
-        np.savez(folder / f"part-{i}.npz", pre=net.pre[lo:hi], post=net.post[lo:hi], weight=net.weight[lo:hi])
-        parts.append(Partition(str(folder), i, first, stop))
+    for i, neurons in enumerate(plan(net, synapses_per_partition, align)):
+        edges = concat_ranges(net.in_ptr[neurons], net.fanin[neurons])
+        arrays = {"neurons": neurons, "pre": net.pre[edges], "post": net.post[edges], "weight": net.weight[edges]}
+        np.savez(folder / f"part-{i}.npz", **arrays)
+        parts.append(Partition(str(folder), i, int(edges.size)))
     meta = {"name": net.name, "neurons": net.n_neurons, "timesteps": net.timesteps, "spike_source": net.spike_source}
     (folder / "meta.json").write_text(json.dumps(meta))
     return parts
@@ -93,12 +114,12 @@ class PartitionResult:
     """What one partition task returns (all ids global except crossbars, which are the partition's own 0..c-1)."""
 
     index: int
-    first: int  # the partition's first neuron
+    neurons: np.ndarray  # the partition's compute neurons
     crossbars: int
     unit_origin: np.ndarray  # per unit: original neuron
     unit_position: np.ndarray  # per unit: position in its neuron's chain/tree
     unit_crossbar: np.ndarray  # per unit: local crossbar
-    root_crossbar: np.ndarray  # per neuron of [first, stop): local crossbar of its root unit
+    root_crossbar: np.ndarray  # per neuron of ``neurons``: local crossbar of its root unit
     source: np.ndarray  # deliveries: original source neuron, or -1 for one of this partition's non-root units...
     source_unit: np.ndarray  # ...whose index into the unit arrays is here (-1 otherwise)
     dest: np.ndarray  # deliveries: local crossbar
@@ -113,10 +134,10 @@ def map_partition(part: Partition, hw: Hardware, strategy: str) -> PartitionResu
     with np.load(folder / "neurons.npz") as z:
         neurons = {k: z[k] for k in NEURON_ARRAYS}
     with np.load(folder / f"part-{part.index}.npz") as z:
-        pre, post, weight = z["pre"], z["post"], z["weight"]
+        own, pre, post, weight = z["neurons"], z["pre"], z["post"], z["weight"]
     n = int(meta["neurons"])
     inside = np.zeros(n, dtype=bool)
-    inside[part.first : part.stop] = True
+    inside[own] = True
     # the partition's view: its own neurons compute, every other neuron a source only (rows, no columns)
     view = Network(
         name=f"{meta['name']}#{part.index}",
@@ -144,12 +165,12 @@ def map_partition(part: Partition, hw: Hardware, strategy: str) -> PartitionResu
     unit_index[units] = np.arange(units.size)
     return PartitionResult(
         index=part.index,
-        first=part.first,
+        neurons=own,
         crossbars=crossbars,
         unit_origin=dec.origin[units],
         unit_position=dec.position[units].astype(np.int32),
         unit_crossbar=unit_crossbar[units],
-        root_crossbar=unit_crossbar[np.arange(part.first, part.stop)],
+        root_crossbar=unit_crossbar[own],
         source=np.where(extra, -1, src),
         source_unit=np.where(extra, unit_index[src], -1),
         dest=dst,
@@ -196,7 +217,7 @@ def combine(results: list[PartitionResult], n_neurons: int, hw: Hardware) -> Par
     unit_crossbar = np.concatenate([r.unit_crossbar + offset[i] for i, r in enumerate(results)])
     for i, r in enumerate(results):
         roots = r.root_crossbar >= 0
-        root[r.first + np.flatnonzero(roots)] = r.root_crossbar[roots] + offset[i]
+        root[r.neurons[roots]] = r.root_crossbar[roots] + offset[i]
     src_cb, dst_cb, w = [], [], []
     for i, r in enumerate(results):
         own = r.source < 0
