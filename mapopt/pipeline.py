@@ -15,7 +15,7 @@ from mapopt.errors import InputError
 from mapopt.hardware import Hardware
 from mapopt.network import Network
 from mapopt.problem import DEFAULT_OBJECTIVE, MappingProblem
-from mapopt.registry import make_solver, solver_class, solver_names
+from mapopt.registry import make_solver, solver_class
 from mapopt.simulate import with_simulated_traffic
 from mapopt.solver import Budget, SolveResult
 
@@ -29,8 +29,17 @@ DEFAULT_STRATEGIES = ("prune-first", "prune-magnitude", "chain:2", "best")
 def best_strategy(hw: Hardware) -> str:
     """The strongest registered decomposition + solver combination for ``hw``."""
     decomposition = "auto" if "auto" in STRATEGIES else f"chain:{hw.fanin}"
-    solver = "auto" if "auto" in solver_names() else DEFAULT_SOLVER
+    solver = "auto" if _installed("auto") else DEFAULT_SOLVER
     return f"{decomposition}@{solver}"
+
+
+def _installed(solver: str) -> bool:
+    """Whether ``solver`` is registered and available (imports only that plugin, not every solver)."""
+    try:
+        solver_class(solver)
+    except InputError:
+        return False
+    return True
 
 
 def split_strategy(spec: str, hw: Hardware, default_solver: str | None = None) -> tuple[str, str]:

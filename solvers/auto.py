@@ -8,6 +8,10 @@ measured in docs/benchmarks.md:
 - up to ``greedy_synapses`` synapses in N': also ``greedy`` (affinity packing with a
   lookahead pool), and up to ``partition_synapses`` also ``partition`` (METIS); up to
   ``paper_units`` units the paper's windowed first-fit packer (``paper``) is a candidate too;
+- above ``exhaustive_synapses`` synapses, for an objective whose first key is the crossbar
+  count, the candidates stop at the first packing that meets the validator's crossbar
+  lower bound (no other can use fewer; the rest would only trade hop traffic for another
+  full packing);
 - up to ``anneal_units`` units (and ``greedy_synapses`` synapses) and with time left:
   ``anneal`` refines the best, with ``anneal_moves`` moves at most (deterministic),
   stopping at the time limit or after ``anneal_seconds`` of annealing, whichever comes first.
@@ -29,6 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from mapopt.errors import InputError
+from mapopt.evaluation import lower_bounds
 from mapopt.mapping import Mapping
 from mapopt.problem import OBJECTIVES, MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver, Status
@@ -69,7 +74,8 @@ class Auto(Solver):
         anneal_units: int = 50_000,
         anneal_moves: int = 20_000,
         anneal_seconds: float = 2.0,
-        paper_units: int = 100_000,
+        paper_units: int = 20_000,
+        exhaustive_synapses: int = 1_000_000,
     ):
         self.greedy_synapses = greedy_synapses
         self.partition_synapses = partition_synapses
@@ -77,6 +83,7 @@ class Auto(Solver):
         self.anneal_moves = anneal_moves
         self.anneal_seconds = anneal_seconds
         self.paper_units = paper_units
+        self.exhaustive_synapses = exhaustive_synapses
 
     def candidates(self, problem: MappingProblem) -> list[Candidate]:
         """The methods tried on ``problem``, by its size."""
@@ -95,15 +102,22 @@ class Auto(Solver):
         dec = problem.decomposition
         notes: list[str] = []
         packed: list[tuple[Candidate, np.ndarray, int]] = []
+        crossbars_first = OBJECTIVES[problem.objective][0] == "crossbars"
+        stop_at = None
+        if crossbars_first and dec.network.n_synapses > self.exhaustive_synapses:
+            stop_at = lower_bounds(dec, problem.hardware)["lower_bound_crossbars"]
         for method in self.candidates(problem):
             if packed and ctx.expired():
                 notes.append(f"{method.name}: not run (time limit)")
+                continue
+            if stop_at is not None and packed and packed[-1][2] <= stop_at:
+                notes.append(f"{method.name}: not run ({packed[-1][0].name} meets the crossbar lower bound {stop_at})")
                 continue
             unit_crossbar = _attempt(notes, method.name, lambda m=method: m.assign(problem, ctx))
             if unit_crossbar is not None:
                 packed.append((method, unit_crossbar, _crossbars(unit_crossbar)))
         ranked: list[str] = []  # notes that only say a candidate lost
-        if OBJECTIVES[problem.objective][0] == "crossbars" and packed:  # more crossbars lose whatever the placement
+        if crossbars_first and packed:  # more crossbars lose whatever the placement
             fewest = min(count for _, _, count in packed)
             for method, _, count in packed:
                 if count > fewest:
@@ -135,7 +149,7 @@ class Auto(Solver):
         if refine and self.anneal_moves > 0:
             best = Anneal(moves=self.anneal_moves, max_seconds=self.anneal_seconds).refine(problem, ctx, best)
             chosen += "+anneal"
-        failed = [note for note in notes if note not in ranked]
+        failed = [note for note in notes if note not in ranked and "meets the crossbar lower bound" not in note]
         message = ("candidates skipped: " + "; ".join(failed)) if failed else ""
         return Outcome(best, message=message, info={"methods": chosen, "notes": notes})
 
