@@ -1,21 +1,29 @@
-"""End-to-end scaling benchmark: load, decompose, assign, place, validate, write.
+"""End-to-end scaling benchmark: generate, load, decompose, assign, place, validate, write.
 
-For each synapse count and hardware preset, a 1024-H-10 MLP with H chosen to reach the
-synapse count (1034 H synapses; fan-in 1024 in the hidden layer, H in the output layer)
-is generated once and written as ``.npz`` (setup, not timed). Then a fresh process runs
-the measured path and reports every stage's wall time and its peak resident memory
-(``ru_maxrss``), so each run's memory is its own:
+For each net family, synapse count and hardware preset a net is generated once, in a
+fresh process whose time and peak memory are recorded (``generate``), and written as
+``.npz``. Families (``--family``; spike counts from the IF rate model, as the catalog's
+huge nets):
+
+- ``mlp``: a 1024-H-10 MLP, H set for the synapse count (1034 H synapses; fan-in 1024 in
+  the hidden layer, H in the output layer);
+- ``conv``: ``conv:1xSxS,c16k5p2``, a 5x5 convolution with 16 output channels (fan-in 25,
+  about 400 S^2 synapses);
+- ``er``: Erdos-Renyi G(n, m) with n = synapses / 10 (mean fan-in 10), a random sparse net.
+
+Then another fresh process runs the measured path and reports every stage's wall time
+and its peak resident memory (``ru_maxrss``), so each run's memory is its own:
 
     read_network -> decompose (``--strategy``, default the pipeline's ``best``) -> solver ``auto``
-    -> validator (assess) -> write_mapping (.npz)
+    -> validator (assess) -> write_mapping (.npz, stored)
 
 Usage::
 
-    python benchmarks/scale.py --sizes 1e5 1e6 --hw dynapse-paper loihi [--out results.json]
+    python benchmarks/scale.py --family mlp --sizes 1e5 1e6 --hw dynapse-paper loihi [--out results.json]
 
-The markdown table (and the scaling exponent: the slope of log(time) over log(synapses))
-goes to stdout; ``--out`` also keeps the raw records as JSON. Run the 10M and 30M sizes
-one at a time on a quiet machine: each needs several GB.
+The markdown table (and the scaling exponent of every stage: the slope of log(time) over
+log(synapses)) goes to stdout; ``--out`` also keeps the raw records as JSON. Run the
+largest sizes one at a time on a quiet machine: 1e8 needs up to 8 GB.
 """
 
 from __future__ import annotations
@@ -35,17 +43,35 @@ import numpy as np
 INPUTS, OUTPUTS = 1024, 10
 
 
+FAMILIES = ("mlp", "conv", "er")
+
+
 def hidden_for(synapses: float) -> int:
     """Hidden width H of a 1024-H-10 MLP with about ``synapses`` synapses."""
     return max(1, round(synapses / (INPUTS + OUTPUTS)))
 
 
-def generate(synapses: float, path: Path) -> None:
-    """Setup (not timed): build the MLP with rate-model spikes and write it."""
+def generate(family: str, synapses: float, path: Path) -> dict[str, float]:
+    """Build the net of ``family`` with about ``synapses`` synapses and write it; its time and peak memory."""
     from mapopt.io import write_network
-    from problems.instances.mlp import mlp
 
-    write_network(path, mlp([INPUTS, hidden_for(synapses), OUTPUTS], seed=0))
+    t = time.perf_counter()
+    if family == "mlp":
+        from problems.instances.mlp import mlp
+
+        net = mlp([INPUTS, hidden_for(synapses), OUTPUTS], seed=0, spikes="rate")
+    elif family == "conv":
+        from problems.instances.conv import conv_net
+
+        side = max(3, round((synapses / 400) ** 0.5))
+        net = conv_net(f"1x{side}x{side},c16k5p2", seed=0, spikes="rate")
+    else:
+        from problems.instances.random_graphs import erdos_renyi
+
+        net = erdos_renyi(max(2, round(synapses / 10)), round(synapses), seed=0, spikes="rate")
+    built = time.perf_counter() - t
+    write_network(path, net)
+    return {"generate_s": built, "generate_peak_mb": peak_mb(), "write_net_s": time.perf_counter() - t - built}
 
 
 def measure(
@@ -128,20 +154,21 @@ def machine() -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", choices=FAMILIES, default="mlp")
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6])
     parser.add_argument("--hw", nargs="+", default=["dynapse-paper", "loihi"])
     parser.add_argument("--time-limit", type=float, default=None, help="solver time limit per run (s)")
     parser.add_argument("--out", type=Path, default=None, help="also write the raw records here (JSON)")
     parser.add_argument("--measure", nargs=3, metavar=("NET", "HW", "OUT"), help=argparse.SUPPRESS)
-    parser.add_argument("--generate", nargs=2, metavar=("SIZE", "NET"), help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=3, metavar=("FAMILY", "SIZE", "NET"), help=argparse.SUPPRESS)
     parser.add_argument("--strategy", default="best", help="DECOMPOSITION[@SOLVER] (solver default: auto)")
     parser.add_argument("--quality", action="store_true", help="run the quality comparison instead of scaling")
     args = parser.parse_args()
     if args.quality:
         quality(args.time_limit or 20.0)
         return
-    if args.generate:  # child process: setup, not timed
-        generate(float(args.generate[0]), Path(args.generate[1]))
+    if args.generate:  # child process: generation, timed on its own
+        print(json.dumps(generate(args.generate[0], float(args.generate[1]), Path(args.generate[2]))))
         return
     if args.measure:  # child process: one measured run, JSON on stdout
         net_path, hw_name, out_path = args.measure
@@ -150,10 +177,12 @@ def main() -> None:
     records = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
-            net_path = Path(tmp) / f"mlp-{int(size)}.npz"
-            t = time.perf_counter()
-            subprocess.run([sys.executable, __file__, "--generate", str(size), str(net_path)], check=True)
-            gen_s = time.perf_counter() - t
+            net_path = Path(tmp) / f"{args.family}-{int(size)}.npz"
+            gen = subprocess.run(
+                [sys.executable, __file__, "--generate", args.family, str(size), str(net_path)],
+                check=True, capture_output=True, text=True,
+            )  # fmt: skip
+            generated = json.loads(gen.stdout.strip().splitlines()[-1])
             for hw_name in args.hw:
                 cmd = [sys.executable, __file__, "--measure", str(net_path), hw_name, str(Path(tmp) / "map.npz")]
                 if args.time_limit is not None:
@@ -164,7 +193,7 @@ def main() -> None:
                     print(f"{int(size)} {hw_name}: failed: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
                     continue
                 record = json.loads(proc.stdout.strip().splitlines()[-1])
-                record["generate_s"] = gen_s
+                record.update(generated, family=args.family)
                 records.append(record)
                 print(f"{record['synapses']:,} synapses on {hw_name}: {record['total_s']:.1f} s", file=sys.stderr)
     report(records, machine())
@@ -229,30 +258,31 @@ def report(records: list[dict], facts: dict[str, str]) -> None:
     """Print the markdown table and the scaling exponent per hardware."""
     print(f"Machine: {facts['cpu']}, {facts['nproc']} cores, {facts['ram_gb']} GB RAM; {facts['date']}\n")
     print(
-        "| hardware | synapses | units | load s | decompose s | solve s | validate s | write s | total s "
-        "| peak MB | crossbars | best bound | ratio | methods |"
+        "| family | hardware | synapses | units | generate s (MB) | load s | decompose s | solve s | validate s "
+        "| write s | total s | peak MB | crossbars | best bound | ratio | methods |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in records:
         s = r["stages_s"]
         bound = r["lower_bound_crossbars"] or 0  # includes the row bound (mapopt.evaluation.lower_bounds)
         ratio = r["crossbars"] / bound if bound else float("nan")
+        gen = f"{r.get('generate_s', float('nan')):.2f} ({r.get('generate_peak_mb', float('nan')):.0f})"
         print(
-            f"| {r['hardware']} | {r['synapses']:,} | {r['units']:,} | {s['load']:.2f} | {s['decompose']:.2f} "
-            f"| {s['solve']:.2f} | {s['validate']:.2f} | {s['write']:.2f} | {r['total_s']:.2f} "
-            f"| {r['peak_rss_mb']:.0f} | {r['crossbars']} | {bound} | {ratio:.2f} "
+            f"| {r.get('family', 'mlp')} | {r['hardware']} | {r['synapses']:,} | {r['units']:,} | {gen} "
+            f"| {s['load']:.2f} | {s['decompose']:.2f} | {s['solve']:.2f} | {s['validate']:.2f} | {s['write']:.2f} "
+            f"| {r['total_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['crossbars']} | {bound} | {ratio:.2f} "
             f"| {r['methods']} |"
         )
-    for hw_name in sorted({r["hardware"] for r in records}):
-        runs = [r for r in records if r["hardware"] == hw_name]
+    for family, hw_name in sorted({(r.get("family", "mlp"), r["hardware"]) for r in records}):
+        runs = [r for r in records if r["hardware"] == hw_name and r.get("family", "mlp") == family]
         if len(runs) >= 2:
             x = np.log([r["synapses"] for r in runs])
             slope = np.polyfit(x, np.log([r["total_s"] for r in runs]), 1)[0]
-            stages = ", ".join(
-                f"{stage} ^{np.polyfit(x, np.log([max(r['stages_s'][stage], 1e-3) for r in runs]), 1)[0]:.2f}"
-                for stage in runs[0]["stages_s"]
-            )
-            print(f"\n{hw_name}: end-to-end time grows as synapses^{slope:.2f} ({stages})")
+            times = {stage: [r["stages_s"][stage] for r in runs] for stage in runs[0]["stages_s"]}
+            times["generate"] = [r.get("generate_s", float("nan")) for r in runs]
+            slopes = {stage: np.polyfit(x, np.log(np.maximum(v, 1e-3)), 1)[0] for stage, v in times.items()}
+            stages = ", ".join(f"{stage} ^{slope:.2f}" for stage, slope in slopes.items())
+            print(f"\n{family} on {hw_name}: end-to-end time grows as synapses^{slope:.2f} ({stages})")
 
 
 if __name__ == "__main__":

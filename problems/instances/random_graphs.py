@@ -74,7 +74,8 @@ def erdos_renyi(
             f"er needs n >= 2, 0 <= inputs < n and 0 <= m <= {pairs} pairs; got n={n}, inputs={n_in}, m={m}"
         )
     rng = np.random.default_rng(seed)
-    pre, post = _pair_to_synapse(rng.choice(pairs, size=m, replace=False), n, n_in)
+    # sorted pair indices come out in (post, pre) order, so Network.build need not sort them again
+    pre, post = _pair_to_synapse(np.sort(rng.choice(pairs, size=m, replace=False)), n, n_in)
     return _finish(f"er-n{n}-m{m}", n, n_in, pre, post, seed, timesteps, spikes)
 
 
