@@ -26,6 +26,10 @@ from mapopt.solver import SolveContext
 
 #: At most this many rounds of merges (each applies a set of independent merges).
 MERGE_ROUNDS = 64
+#: Above this many entries the incidence product is not formed (see :func:`merge_crossbars`)...
+MERGE_PRODUCT_MAX = 20_000_000
+#: ...and only crossbars this close in packing order are scored as merge partners.
+MERGE_BAND = 16
 
 
 def raw_signature(dec: Decomposition) -> np.ndarray:
@@ -175,16 +179,23 @@ def merge_crossbars(
 
     Next-fit packing closes a crossbar as soon as no waiting unit fits it, so a few
     crossbars end up part-empty. A crossbar with at most half its columns used goes, whole,
-    to the crossbar that shares the most sources with it (among its ``candidates + 1``
-    best overlaps, from the sparse crossbar x source incidence product; then the
-    ``candidates`` fullest under-filled crossbars), the first where the union of sources
-    fits R and the columns fit C; the emptiest go first. The merges run in vectorised rounds:
+    to the feasible crossbar (the union of their sources fits R rows, their units C columns)
+    that shares the most sources with it, or else to one of the ``candidates`` fullest
+    under-filled crossbars; the emptiest go first. The merges run in vectorised rounds:
     each round every under-filled crossbar claims its best target, and the claims that are
     best (emptiest first) among all claims touching their two crossbars are applied
     together (Luby's rule), so no crossbar takes part in two merges of one round and every
     applied merge was checked against the current rows and columns. The union of two
-    source sets is ``rows(a) + rows(b) - shared(a, b)``, read off the same product. Returns
-    the renumbered ``unit_crossbar``.
+    source sets is ``rows(a) + rows(b) - shared(a, b)``.
+
+    Shared sources come from the sparse (under-filled x all) crossbar-source incidence
+    product, whose size is known before it is formed (sum over sources of their readers
+    among the under-filled crossbars times all their readers). When it would exceed
+    :data:`MERGE_PRODUCT_MAX` entries (random nets, where nearly every crossbar is
+    under-filled in columns because its rows are full, and nearly no merge fits), only
+    pairs within :data:`MERGE_BAND` crossbars of each other in packing order are scored:
+    O(deliveries x band) work instead of the quadratic product. Returns the renumbered
+    ``unit_crossbar``.
     """
     net = dec.network
     placed = unit_crossbar >= 0
@@ -203,12 +214,11 @@ def merge_crossbars(
         small = np.flatnonzero((cols > 0) & (cols <= hw.columns // 2))
         if small.size == 0:
             break
-        a, b, shared, fallback = _merge_candidates(incidence, small, cols, candidates)
-        ok = (a != b) & (cols[b] > 0) & (cols[a] + cols[b] <= hw.columns) & (rows[a] + rows[b] - shared <= hw.rows)
-        a, b, fallback, shared = a[ok], b[ok], fallback[ok], shared[ok]
+        fits = _Fits(rows, cols, hw)
+        a, b, shared, fallback = _merge_candidates(incidence, small, cols, candidates, fits)
         if a.size == 0:
             break
-        # each small crossbar's claim: its first feasible candidate (overlaps by size, then the fallback list)
+        # each small crossbar's claim: its best feasible candidate (most shared sources, then the fallback list)
         order = np.lexsort((b, -shared, fallback, a))
         first = np.concatenate(([True], a[order][1:] != a[order][:-1]))
         claim = order[first]
@@ -231,32 +241,71 @@ def merge_crossbars(
     return merged
 
 
-def _merge_candidates(
-    incidence: sp.csr_matrix, small: np.ndarray, cols: np.ndarray, candidates: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate merges ``(a, b, shared sources, from the fallback list)`` for the under-filled crossbars ``small``.
+class _Fits:
+    """Whether crossbar a's units fit into crossbar b: columns, and rows given their shared sources."""
 
-    Per a: the ``candidates + 1`` crossbars sharing the most sources with it, then the
-    ``candidates`` fullest under-filled crossbars (their overlap with a is looked up).
+    def __init__(self, rows: np.ndarray, cols: np.ndarray, hw: Hardware):
+        self.rows, self.cols, self.hw = rows, cols, hw
+
+    def __call__(self, a: np.ndarray, b: np.ndarray, shared: np.ndarray) -> np.ndarray:
+        rows, cols, hw = self.rows, self.cols, self.hw
+        return (a != b) & (cols[b] > 0) & (cols[a] + cols[b] <= hw.columns) & (rows[a] + rows[b] - shared <= hw.rows)
+
+
+def _merge_candidates(
+    incidence: sp.csr_matrix, small: np.ndarray, cols: np.ndarray, candidates: int, fits: _Fits
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Feasible merges ``(a, b, shared sources, from the fallback list)`` for the under-filled crossbars ``small``.
+
+    Overlap pairs (from the product, or the packing-order band when the product is too
+    large) that fit, then pairs with the ``candidates`` fullest under-filled crossbars.
     """
-    overlap = (incidence[small] @ incidence.T).tocoo()
-    a, b, shared = small[overlap.row], overlap.col.astype(np.int64), overlap.data.astype(np.int64)
-    order = np.lexsort((b, -shared, a))
-    a, b, shared = a[order], b[order], shared[order]
-    rank = np.arange(a.size) - np.searchsorted(a, a)
-    keep = rank <= candidates
-    best_a, best_b, best_shared = a[keep], b[keep], shared[keep]
+    n_cb = incidence.shape[0]
+    by_source = incidence.T.tocsr()  # source -> the crossbars it is delivered to
+    is_small = np.zeros(n_cb, dtype=bool)
+    is_small[small] = True
+    readers = np.diff(by_source.indptr)
+    source_of = np.repeat(np.arange(readers.size), readers)
+    small_readers = np.bincount(source_of, weights=is_small[by_source.indices], minlength=readers.size)
+    if float(small_readers @ readers) <= MERGE_PRODUCT_MAX:
+        overlap = (incidence[small] @ incidence.T).tocoo()
+        a, b, shared = small[overlap.row], overlap.col.astype(np.int64), overlap.data.astype(np.int64)
+    else:
+        a, b, shared = _band_overlaps(by_source, is_small)
+    ok = fits(a, b, shared)
+    a, b, shared = a[ok], b[ok], shared[ok]
     fullest = small[np.argsort(-cols[small], kind="stable")][:candidates]
     fa, fb = np.repeat(small, fullest.size), np.tile(fullest, small.size)
-    n_cb = incidence.shape[0]
-    key = a * n_cb + b  # the overlap pairs, looked up for the fallback pairs
+    key = a * n_cb + b  # the overlap pairs, looked up for the fallback pairs (absent: no shared source)
     by_key = np.argsort(key, kind="stable")
     pos = np.minimum(np.searchsorted(key[by_key], fa * n_cb + fb), max(key.size - 1, 0))
     hit = key[by_key][pos] == fa * n_cb + fb if key.size else np.zeros(fa.size, dtype=bool)
     f_shared = np.where(hit, shared[by_key][pos] if key.size else 0, 0)
+    f_ok = fits(fa, fb, f_shared)
     return (
-        np.concatenate((best_a, fa)),
-        np.concatenate((best_b, fb)),
-        np.concatenate((best_shared, f_shared)),
-        np.concatenate((np.zeros(best_a.size, dtype=bool), np.ones(fa.size, dtype=bool))),
+        np.concatenate((a, fa[f_ok])),
+        np.concatenate((b, fb[f_ok])),
+        np.concatenate((shared, f_shared[f_ok])),
+        np.concatenate((np.zeros(a.size, dtype=bool), np.ones(int(f_ok.sum()), dtype=bool))),
     )
+
+
+def _band_overlaps(by_source: sp.csr_matrix, is_small: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shared-source counts of the pairs (under-filled a, any b) with |a - b| <= MERGE_BAND, both orders.
+
+    A source's crossbars are one sorted row of ``by_source``; two of its crossbars within
+    the band are at most MERGE_BAND places apart there, so comparing every entry with the
+    next MERGE_BAND entries finds every such pair: O(deliveries x band), no product.
+    """
+    row = np.repeat(np.arange(by_source.shape[0]), np.diff(by_source.indptr))
+    cb = by_source.indices.astype(np.int64)  # sorted within each source (CSR indices of a transposed matrix)
+    pairs = []
+    for step in range(1, MERGE_BAND + 1):
+        near = (row[step:] == row[:-step]) & (cb[step:] - cb[:-step] <= MERGE_BAND)
+        lo, hi = cb[:-step][near], cb[step:][near]
+        pairs.append(np.concatenate((lo * by_source.shape[1] + hi, hi * by_source.shape[1] + lo)))
+    key = np.concatenate(pairs) if pairs else np.zeros(0, dtype=np.int64)
+    n_cb = by_source.shape[1]
+    key = key[is_small[key // n_cb]]
+    uniq, shared = np.unique(key, return_counts=True)
+    return uniq // n_cb, uniq % n_cb, shared.astype(np.int64)

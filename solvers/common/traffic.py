@@ -44,8 +44,10 @@ from mapopt.network import concat_ranges
 from mapopt.problem import MappingProblem
 from mapopt.solver import SolveContext
 
-#: Placement waves: each places up to ceil(crossbars / WAVES) crossbars at once.
+#: Placement waves: each places up to ceil(crossbars / WAVES) crossbars at once...
 WAVES = 256
+#: ...and gives the ones that lost their tile to another this many tries in all.
+RETRIES = 4
 #: On meshes of up to this many tiles a crossbar's slot is the best of all free tiles.
 FULL_SCAN_TILES = 1024
 #: At most this many heaviest placed neighbours steer the choice of a slot.
@@ -175,22 +177,30 @@ def place_waves(graph: TrafficGraph, hw: Hardware, *, waves: int = WAVES, expire
             near = slots[np.argsort(hw.hops(slots, np.full_like(slots, hw.io_tile_id)), kind="stable")]
             node_tile[waiting] = near[: waiting.size]
             break
-        # the next wave: most attraction first, then most traffic, then id
+        # the next wave: most attraction first, then (without attraction) most traffic, then id
         att = attraction[waiting]
+        if waiting.size > 4 * batch:  # a linear-time preselection: every crossbar that can be among the first
+            score = np.where(att > 0, att, -1.0 / (1.0 + total[waiting]))  # the same order as the keys below
+            keep = score >= np.partition(score, waiting.size - batch)[waiting.size - batch]
+            waiting, att = waiting[keep], att[keep]
         take = waiting[np.lexsort((waiting, np.where(att > 0, 0.0, -total[waiting]), -att))[:batch]]
-        member, nx, ny, nw = _placed_neighbours(take, placed, node_tile, indptr, nbr, wts, hw)
-        if hw.n_tiles <= FULL_SCAN_TILES:
-            best = _best_free_tile_scan(take.size, member, nx, ny, nw, free, tile_x, tile_y, width, height)
-        else:
-            best = _best_free_tile_near(take.size, member, nx, ny, nw, free, hw)
-        # capacity: claimants of one tile are served by attraction, the rest wait
-        order = np.lexsort((take, -attraction[take], best))
-        first = np.searchsorted(best[order], best[order])
-        served = order[(np.arange(order.size) - first) < free[best[order]]]
-        node_tile[take[served]] = best[served]
-        placed[take[served]] = True
-        np.subtract.at(free, best[served], 1)
-        _attract(attraction, take[served], indptr, nbr, wts)
+        for _ in range(RETRIES):  # crossbars that lost their tile retry in the same wave, against the slots left
+            member, nx, ny, nw = _placed_neighbours(take, placed, node_tile, indptr, nbr, wts, hw)
+            if hw.n_tiles <= FULL_SCAN_TILES:
+                best = _best_free_tile_scan(take.size, member, nx, ny, nw, free, tile_x, tile_y, width, height)
+            else:
+                best = _best_free_tile_near(take.size, member, nx, ny, nw, free, hw)
+            # capacity: claimants of one tile are served by attraction, the rest wait
+            order = np.lexsort((take, -attraction[take], best))
+            first = np.searchsorted(best[order], best[order])
+            served = order[(np.arange(order.size) - first) < free[best[order]]]
+            node_tile[take[served]] = best[served]
+            placed[take[served]] = True
+            np.subtract.at(free, best[served], 1)
+            _attract(attraction, take[served], indptr, nbr, wts)
+            take = take[~placed[take]]
+            if take.size == 0:
+                break
     return node_tile[:n]
 
 
