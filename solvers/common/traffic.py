@@ -50,8 +50,10 @@ WAVES = 256
 RETRIES = 4
 #: On meshes of up to this many tiles a crossbar's slot is the best of all free tiles.
 FULL_SCAN_TILES = 1024
-#: At most this many heaviest placed neighbours steer the choice of a slot.
+#: At most this many heaviest placed neighbours steer the choice of a slot...
 MAX_NEIGHBOURS = 32
+#: ...and, on large meshes, this many of them propose a free tile near them.
+CANDIDATE_NEIGHBOURS = 32
 #: At most this many rounds of swap refinement after the construction...
 SWAP_ROUNDS = 32
 #: ...stopping at the first round that gains less than this share of hop_spikes.
@@ -217,7 +219,8 @@ def _placed_neighbours(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """For the crossbars ``take``: their heaviest placed neighbours as flat (member, x, y, weight) arrays.
 
-    At most :data:`MAX_NEIGHBOURS` per member; a member with none gets the I/O tile, weight 1.
+    At most :data:`MAX_NEIGHBOURS` per member, grouped by member, heaviest first; a member
+    with none gets the I/O tile, weight 1.
     """
     lo, cnt = indptr[take], indptr[take + 1] - indptr[take]
     member = np.repeat(np.arange(take.size), cnt)
@@ -236,7 +239,8 @@ def _placed_neighbours(
     x = np.concatenate((x, np.full(alone.size, io_x)))
     y = np.concatenate((y, np.full(alone.size, io_y)))
     w = np.concatenate((wts[edges], np.ones(alone.size)))
-    return member, x, y, w
+    grouped = np.argsort(member, kind="stable")  # by member, each member's neighbours heaviest first
+    return member[grouped], x[grouped], y[grouped], w[grouped]
 
 
 def _axis_cost(members: int, member: np.ndarray, coord: np.ndarray, w: np.ndarray, size: int) -> np.ndarray:
@@ -262,16 +266,25 @@ def _best_free_tile_near(
     members: int, member: np.ndarray, nx: np.ndarray, ny: np.ndarray, nw: np.ndarray, free: np.ndarray,
     hw: Hardware,
 ) -> np.ndarray:
-    """The best of the free tiles nearest to each member's weighted median and to each of its neighbours."""
+    """The best of the free tiles nearest to each member's weighted median and to its heaviest neighbours.
+
+    ``member`` is grouped by member with each member's neighbours heaviest first (as
+    :func:`_placed_neighbours` returns them); the :data:`CANDIDATE_NEIGHBOURS` heaviest
+    propose a tile each, and repeated proposals are scored once.
+    """
     width, height = hw.mesh
     full = (free == 0).reshape(height, width).astype(np.int8)
     _, (near_y, near_x) = distance_transform_cdt(full, metric="taxicab", return_indices=True)
     mx = _weighted_median(member, nx, nw, members)
     my = _weighted_median(member, ny, nw, members)
-    # candidate tiles: (member, tile) pairs
-    cand_member = np.concatenate((np.arange(members), member))
-    cx = np.concatenate((near_x[my, mx], near_x[ny, nx]))
-    cy = np.concatenate((near_y[my, mx], near_y[ny, nx]))
+    # candidate tiles: (member, tile) pairs, each once
+    rank = np.arange(member.size) - np.searchsorted(member, member)
+    heavy = rank < CANDIDATE_NEIGHBOURS
+    cand_member = np.concatenate((np.arange(members), member[heavy]))
+    cx = np.concatenate((near_x[my, mx], near_x[ny[heavy], nx[heavy]]))
+    cy = np.concatenate((near_y[my, mx], near_y[ny[heavy], nx[heavy]]))
+    _, once = np.unique(cand_member * hw.n_tiles + cy * width + cx, return_index=True)
+    cand_member, cx, cy = cand_member[once], cx[once], cy[once]
     # cost of every candidate: its member's neighbours, expanded
     by_member = np.argsort(member, kind="stable")
     starts = np.searchsorted(member[by_member], np.arange(members + 1))
