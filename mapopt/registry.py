@@ -29,6 +29,7 @@ from mapopt.errors import InputError
 
 if TYPE_CHECKING:
     from mapopt.network import Network
+    from mapopt.resources import Size
     from mapopt.solver import Solver
 
 SOLVERS = "mapopt.solvers"
@@ -39,12 +40,18 @@ READERS = "mapopt.readers"
 
 @dataclass(frozen=True)
 class Generator:
-    """A parametrised net family usable as ``--net PREFIX:ARGS`` (e.g. ``mlp:784-100-10``)."""
+    """A parametrised net family usable as ``--net PREFIX:ARGS`` (e.g. ``mlp:784-100-10``).
+
+    ``size`` states, without building anything, how large ``build(args, seed)`` would be
+    (neurons and synapses, exact or an upper bound, see :mod:`mapopt.resources`), so that
+    :func:`mapopt.io.resolve_net` refuses a spec that cannot fit in memory before building it.
+    """
 
     prefix: str
     syntax: str
     description: str
     build: Callable[[str, int], Network]  # (args after the colon, seed) -> Network
+    size: Callable[[str], Size] | None = None  # args -> estimated size (None: not known in advance)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from mapopt.errors import InputError
 from mapopt.io.readers import read_network
 from mapopt.network import Network
 from mapopt.registry import catalog, generator, generator_prefixes
+from mapopt.resources import Size, check_fits
 
 
 def resolve_net(spec: str, *, spikes: str | None = None, seed: int = 0, merge_duplicates: bool = False) -> Network:
@@ -15,7 +16,9 @@ def resolve_net(spec: str, *, spikes: str | None = None, seed: int = 0, merge_du
 
     ``spikes`` is an optional spike file for formats that keep spikes apart (SpiNeMap);
     ``merge_duplicates`` sums the weights of repeated synapses instead of rejecting them.
-    A generator spec imports only that generator's module.
+    A generator spec imports only that generator's module. Before anything is built, the
+    size a generator or catalog entry states is checked against the memory available
+    (:func:`mapopt.resources.check_fits`): what cannot fit is refused in one line.
     """
     path = Path(spec)
     if path.exists():
@@ -28,10 +31,15 @@ def resolve_net(spec: str, *, spikes: str | None = None, seed: int = 0, merge_du
     if not sep:
         nets = catalog()
         if spec in nets:
+            facts = nets[spec].facts
+            if "neurons" in facts and "synapses" in facts:
+                check_fits(f"catalog net {spec}", Size(facts["neurons"], facts["synapses"]), source="--net")
             return nets[spec].build()
     gen = generator(prefix) if sep else None
     if gen is not None:
         try:
+            if gen.size is not None:
+                check_fits(f"{spec}", gen.size(args))
             return gen.build(args, seed)
         except InputError as err:
             raise err.with_source(f"--net {spec}") from None
