@@ -18,6 +18,10 @@ from mapopt.errors import InputError
 
 #: Default evaluation window (timesteps) when nothing else says so.
 DEFAULT_TIMESTEPS = 100
+#: Longest evaluation window accepted (the simulator keeps a spike train per step).
+MAX_TIMESTEPS = 1_000_000
+#: Most neurons a network may have (ids are int64; arrays per neuron must fit in memory).
+MAX_NEURONS = 1 << 40
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,8 +101,8 @@ class Network:
         weight = np.ones(len(pre)) if weight is None else np.asarray(weight, dtype=np.float64).ravel()
         if not (len(pre) == len(post) == len(weight)):
             raise InputError(f"synapse arrays differ in length: pre {len(pre)}, post {len(post)}, weight {len(weight)}")
-        if timesteps is None or int(timesteps) < 1:
-            raise InputError(f"timesteps must be >= 1, got {timesteps}")
+        if timesteps is None or not 1 <= int(timesteps) <= MAX_TIMESTEPS:
+            raise InputError(f"timesteps must be in 1..{MAX_TIMESTEPS}, got {timesteps}")
         for arr, label in ((pre, "pre"), (post, "post")):
             bad = np.flatnonzero((arr < 0) | (arr >= n))
             if bad.size:

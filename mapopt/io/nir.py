@@ -28,6 +28,7 @@ as grouped dense blocks that this reader turns back into the same synapses.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from mapopt.decompose.base import Decomposition
 from mapopt.errors import InputError
 from mapopt.network import DEFAULT_TIMESTEPS, Network
 from mapopt.registry import FileReader
+from mapopt.resources import Size, check_fits
 from mapopt.simulate import with_simulated_spikes
 
 #: Time step (s) used to turn NIR's continuous time constants into per-step leaks and
@@ -64,6 +66,8 @@ LINEAR_TYPES: tuple[type, ...] = (
 )
 #: Largest number of dense weight entries :func:`to_nir` writes (NIR stores dense matrices).
 MAX_DENSE_WEIGHTS = 50_000_000
+#: What nir, h5py and numpy raise on a file whose content is malformed (types, shapes, missing keys).
+MALFORMED = (AssertionError, AttributeError, IndexError, KeyError, TypeError, ValueError, OverflowError)
 #: Firing probability per step of the inputs of an imported net, for its simulated spike counts.
 DEFAULT_INPUT_RATE = 0.2
 
@@ -90,18 +94,26 @@ def read_nir(path: Path, *, dt: float = DEFAULT_DT, input_rate: float = DEFAULT_
     path = Path(path)
     try:
         with h5py.File(path, "r") as f:
-            if "node" not in f:
+            if "node" not in f or not isinstance(f["node"], h5py.Group):
                 raise InputError("not a NIR file: it has no 'node' group")
             _check_types(f["node"], "")
             data = hdf2dict(f["node"])
+    except InputError:
+        raise
     except OSError as err:
         raise InputError(f"not a readable NIR (HDF5) file: {err}") from None
-    _no_type_check(data)  # mapopt infers and checks the shapes itself (see _infer)
+    except MALFORMED as err:
+        raise InputError(f"malformed NIR file: {type(err).__name__}: {err}") from None
     try:
+        _no_type_check(data)  # mapopt infers and checks the shapes itself (see _infer)
         graph = nir.dict2NIRNode(data)
-    except (AssertionError, KeyError, TypeError, ValueError) as err:
-        raise InputError(f"malformed NIR graph: {err or type(err).__name__}") from None
-    net = from_nir(graph, name=path.stem, dt=dt, source=f"file: {path.name}")
+        net = from_nir(graph, name=path.stem, dt=dt, source=f"file: {path.name}")
+    except InputError:
+        raise
+    except MALFORMED as err:
+        # The file's content, not mapopt, is at fault here: parameters of the wrong type or
+        # shape make nir or numpy fail somewhere inside; say so in one line.
+        raise InputError(f"malformed NIR graph: {type(err).__name__}: {err}") from None
     return with_simulated_spikes(net, input_rate=input_rate, seed=seed)
 
 
@@ -185,7 +197,10 @@ def _endpoint(g: nir.NIRGraph, prefix: str, name: str, port: type) -> str:
 
 # ---------------------------------------------------------------------- shapes and layer matrices
 def _shape(x: Any) -> tuple[int, ...]:
-    return tuple(int(v) for v in np.atleast_1d(np.asarray(x)).ravel())
+    arr = np.atleast_1d(np.asarray(x)).ravel()
+    if arr.dtype.kind not in "iuf" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or np.any(arr < 0):
+        raise InputError(f"a NIR shape must hold non-negative integers, got {x!r}")
+    return tuple(int(v) for v in arr)
 
 
 def _own_shape(node: Any) -> tuple[int, ...] | None:
@@ -205,7 +220,7 @@ def _own_shape(node: Any) -> tuple[int, ...] | None:
 
 def _layer(name: str, node: Any, in_shape: tuple[int, ...]) -> tuple[sp.csr_matrix | None, tuple[int, ...]]:
     """The sparse matrix (None for identity) and output shape of a linear node on ``in_shape``."""
-    size = int(np.prod(in_shape))
+    size = math.prod(in_shape)
     try:
         if isinstance(node, (nir.Affine, nir.Linear)):
             weight = np.asarray(node.weight, dtype=np.float64)
@@ -358,9 +373,10 @@ def from_nir(
     pops += sorted((n for n, k in flat.kind.items() if k == "neuron"), key=lambda n: depth[n])
     if not any(flat.kind[p] == "neuron" for p in pops):
         raise InputError("the NIR graph has no neuron node (LIF, IF, CubaLIF, LI, CubaLI, I): nothing to map")
-    sizes = [int(np.prod(shapes[p])) for p in pops]
+    sizes = [math.prod(shapes[p]) for p in pops]
+    n = sum(sizes)
+    check_fits(f"the expanded NIR graph {name!r}", Size(n, 0))
     offsets = dict(zip(pops, np.concatenate(([0], np.cumsum(sizes)))[:-1].tolist(), strict=True))
-    n = int(sum(sizes))
 
     def selection(p: str) -> sp.csr_matrix:
         size = int(np.prod(shapes[p]))

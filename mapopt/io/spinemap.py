@@ -5,6 +5,12 @@ ids; a neuron may appear on several lines). Spike file: one line per neuron,
 ``neuron t1 t2 ...`` (spike times in timesteps). The format has no weights (all 1.0)
 and no roles: neurons without incoming synapses are the inputs. Spike counts are the
 number of listed times; the window T is the last time + 1.
+
+Ids are used as given (gaps become neurons without synapses, as in the authors' files)
+as long as the largest id stays below :func:`id_limit` of the number of distinct ids
+listed (4 x that number, and at least 2^20): a file whose ids go far beyond the
+neurons it lists (``99999999999`` in a 5-line file) is refused, naming the line, before
+anything is allocated. Renumber such a file densely to read it.
 """
 
 from __future__ import annotations
@@ -14,8 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from mapopt.errors import InputError
-from mapopt.io.container import atomic_write
-from mapopt.network import DEFAULT_TIMESTEPS, Network
+from mapopt.io.outdir import atomic_write
+from mapopt.network import DEFAULT_TIMESTEPS, MAX_TIMESTEPS, Network
+
+#: Ids up to this many times the number of distinct ids listed (and at least MIN_ID_LIMIT) are accepted.
+ID_SLACK = 4
+MIN_ID_LIMIT = 1 << 20
+
+
+def id_limit(distinct: int) -> int:
+    """The largest neuron id + 1 accepted in a file that lists ``distinct`` different ids."""
+    return max(MIN_ID_LIMIT, ID_SLACK * distinct)
 
 
 def _int_rows(path: Path) -> list[tuple[int, list[int]]]:
@@ -44,8 +59,18 @@ def read_spinemap(conn_path: Path, spike_path: Path | None = None, *, merge_dupl
     rows = _int_rows(conn_path)
     if not rows:
         raise InputError("no connections found", source=str(conn_path))
+    distinct = len({x for _, v in rows for x in v})
+    limit = id_limit(distinct)
+    for lineno, values in rows:
+        big = max(values)
+        if big >= limit:
+            raise InputError(
+                f"line {lineno}: neuron id {big} is far beyond the {distinct} distinct ids the file lists "
+                f"(ids must stay below {limit}); renumber the neurons densely",
+                source=str(conn_path),
+            )
     pre = np.concatenate([np.full(len(v) - 1, v[0]) for _, v in rows]).astype(np.int64)
-    post = np.concatenate([np.asarray(v[1:]) for _, v in rows]).astype(np.int64)
+    post = np.concatenate([np.asarray(v[1:], dtype=np.int64) for _, v in rows]).astype(np.int64)
     n = max(max(v[0] for _, v in rows), int(post.max(initial=0))) + 1
     spikes = np.zeros(n)
     timesteps = DEFAULT_TIMESTEPS
@@ -62,6 +87,11 @@ def read_spinemap(conn_path: Path, spike_path: Path | None = None, *, merge_dupl
                 )
             spikes[neuron] += len(values) - 1
             last = max([last, *values[1:]])
+            if last >= MAX_TIMESTEPS:
+                raise InputError(
+                    f"line {lineno}: spike time {last} beyond the longest window mapopt simulates ({MAX_TIMESTEPS})",
+                    source=str(spike_path),
+                )
         timesteps = last + 1
         source = f"file: {Path(spike_path).name}"
     is_input = np.bincount(post, minlength=n) == 0
