@@ -8,7 +8,7 @@ nothing else is caught, so genuine bugs still show a traceback.
 from __future__ import annotations
 
 #: Stable names of the mapping constraints (docs/model.md, section 4).
-CONSTRAINTS = ("columns", "rows", "fanin", "tile-capacity", "complete")
+CONSTRAINTS = ("columns", "rows", "fanin", "tile-capacity", "complete", "decomposition")
 
 
 class InputError(ValueError):

@@ -1,7 +1,7 @@
 """The validator and the metrics: the single source of truth for "valid" and "cost".
 
 :func:`check` tests every constraint of docs/model.md section 4 by its stable name
-(``columns``, ``rows``, ``fanin``, ``tile-capacity``, ``complete``) and :func:`metrics`
+(``decomposition``, ``complete``, ``columns``, ``rows``, ``fanin``, ``tile-capacity``) and :func:`metrics`
 computes every metric of section 5. Solvers never score themselves: the solver template
 and every report call :func:`assess` on the final mapping.
 
@@ -69,8 +69,9 @@ def _deliveries(dec: Decomposition, mapping: Mapping) -> tuple[np.ndarray, np.nd
 def check(dec: Decomposition, hw: Hardware, mapping: Mapping) -> list[Violation]:
     """Every violated constraint, at most :data:`MAX_LISTED` items per constraint."""
     out: list[Violation] = []
+    out += _check_decomposition(dec)
     out += _check_complete(dec, mapping)
-    if out:  # the other checks need a complete, in-range placement
+    if out:  # the other checks need a sound N' and a complete, in-range placement
         return out
     out += _check_fanin(dec, hw)
     out += _check_columns_rows(dec, hw, mapping)
@@ -119,46 +120,103 @@ def _check_complete(dec: Decomposition, mapping: Mapping) -> list[Violation]:
                 "must be realised exactly once or listed as pruned",
             )
         )
-    raw = np.flatnonzero(dec.edge_origin >= 0)
+    return out
+
+
+def _check_decomposition(dec: Decomposition) -> list[Violation]:
+    """Decomposition integrity: N' computes N (docs/model.md, section 4, ``decomposition``).
+
+    - ids: N' keeps N's neurons as its first n ids, each its own root (origin v, level 0);
+      an extra unit (id >= n) is a non-root (level >= 1) of a compute neuron, and every
+      neuron of N' is an input exactly when its origin is;
+    - roots keep their neuron's threshold and leak (they apply its dynamics);
+    - positions: the units of a neuron are numbered 0..u-1 without repeats, the root last;
+    - a raw synapse of N' realises its original synapse: same pre-synaptic neuron, a unit
+      of the same post-synaptic neuron, the same weight;
+    - a partial-sum edge has weight exactly 1 and goes from a unit to a unit of the same
+      neuron one level closer to the root, and every non-root unit sends exactly one.
+    Together: every unit's partial sum reaches its own root, so the root adds exactly the
+    weighted inputs of the original neuron.
+    """
+    net, orig = dec.network, dec.original
+    n, n_prime = orig.n_neurons, net.n_neurons
+    if n_prime < n:
+        return [Violation("decomposition", "N'", f">= {n} neurons", n_prime, "N' must keep every neuron of N")]
+    origin, level, position = dec.origin, dec.level, dec.position
+    if n == 0:
+        return []
+    if origin.min(initial=0) < 0 or origin.max(initial=0) >= n:
+        return [Violation("decomposition", "origin", f"0..{n - 1}", "out of range", "a unit's neuron must exist in N")]
+    out: list[Violation] = []
+    ids = np.arange(n_prime)
+    kept = ids < n
+    for u in _first(kept & ((origin != ids) | (level != 0))):
+        out.append(Violation("decomposition", f"neuron {u}", f"origin {u}, level 0", f"origin {origin[u]}, level "
+                             f"{level[u]}", "an original neuron is its own root"))  # fmt: skip
+    bad_extra = ~kept & ((level < 1) | orig.is_input[np.clip(origin, 0, n - 1)])
+    for u in _first(bad_extra):
+        out.append(Violation("decomposition", f"unit {u} (neuron {origin[u]})", "a non-root unit of a compute neuron",
+                             f"level {level[u]}", "an extra unit is part of a decomposed compute neuron"))  # fmt: skip
+    for u in _first(net.is_input != orig.is_input[origin]):
+        out.append(Violation("decomposition", f"unit {u} (neuron {origin[u]})", bool(orig.is_input[origin[u]]),
+                             bool(net.is_input[u]), "a unit is an input exactly when its neuron is"))  # fmt: skip
+    roots = np.flatnonzero(~orig.is_input)
+    params = (net.threshold[roots] != orig.threshold[roots]) | (net.leak[roots] != orig.leak[roots])
+    for v in roots[_first(params)]:
+        out.append(Violation("decomposition", f"root {v}", f"threshold {orig.threshold[v]}, leak {orig.leak[v]}",
+                             f"threshold {net.threshold[v]}, leak {net.leak[v]}",
+                             "a root applies its neuron's dynamics"))  # fmt: skip
+    if out:
+        return out
+    units = np.bincount(origin, minlength=n)
+    order = np.lexsort((position, origin))
+    repeated = np.zeros(n_prime, dtype=bool)
+    repeated[order[1:]] = (origin[order[1:]] == origin[order[:-1]]) & (position[order[1:]] == position[order[:-1]])
+    misplaced = (position >= units[origin]) | repeated | (kept & (position != units[np.minimum(ids, n - 1)] - 1))
+    for u in _first(misplaced & dec.compute):
+        out.append(Violation("decomposition", f"unit {u} (neuron {origin[u]})", f"0..{units[origin[u]] - 1}, root last",
+                             int(position[u]), "unit positions number a neuron's units once each"))  # fmt: skip
+    raw = np.flatnonzero((dec.edge_origin >= 0) & (dec.edge_origin < orig.n_synapses))  # others: ``complete``
     src = dec.edge_origin[raw]
     wrong = (
         (net.pre[raw] != orig.pre[src])
-        | (dec.origin[net.post[raw]] != orig.post[src])
+        | (origin[net.post[raw]] != orig.post[src])
         | (net.weight[raw] != orig.weight[src])
     )
     for i in _first(wrong):
         e = src[i]
         out.append(
             Violation(
-                "complete",
+                "decomposition",
                 f"synapse {e} ({orig.pre[e]}->{orig.post[e]})",
                 f"{orig.pre[e]}->unit of {orig.post[e]} w={orig.weight[e]}",
-                f"{net.pre[raw[i]]}->unit {net.post[raw[i]]} of {dec.origin[net.post[raw[i]]]} w={net.weight[raw[i]]}",
+                f"{net.pre[raw[i]]}->unit {net.post[raw[i]]} of {origin[net.post[raw[i]]]} w={net.weight[raw[i]]}",
                 "realised with the wrong endpoints or weight",
             )
         )
     part = np.flatnonzero(dec.edge_origin < 0)
-    bad = (dec.origin[net.pre[part]] != dec.origin[net.post[part]]) | (
-        dec.level[net.pre[part]] != dec.level[net.post[part]] + 1
-    )
-    for i in _first(bad):
+    a, b = net.pre[part], net.post[part]
+    for i in _first(net.weight[part] != 1.0):
+        out.append(Violation("decomposition", f"partial edge {a[i]}->{b[i]}", 1.0, float(net.weight[part[i]]),
+                             "a partial sum is passed on with weight exactly 1"))  # fmt: skip
+    for i in _first((origin[a] != origin[b]) | (level[a] != level[b] + 1)):
         out.append(
             Violation(
-                "complete",
-                f"partial edge {net.pre[part[i]]}->{net.post[part[i]]}",
+                "decomposition",
+                f"partial edge {a[i]}->{b[i]}",
                 "unit of the same neuron, one level closer to the root",
                 "elsewhere",
                 "a partial sum must flow towards its own root",
             )
         )
-    non_root = np.flatnonzero(compute & (dec.level > 0))
-    outdeg = np.bincount(net.pre[part], minlength=n_prime)
+    non_root = np.flatnonzero(dec.compute & (level > 0))
+    outdeg = np.bincount(a, minlength=n_prime)
     for u in _first(outdeg[non_root] != 1):
         unit = non_root[u]
         out.append(
             Violation(
-                "complete",
-                f"unit {unit} (neuron {dec.origin[unit]})",
+                "decomposition",
+                f"unit {unit} (neuron {origin[unit]})",
                 1,
                 int(outdeg[unit]),
                 "a non-root unit sends its partial sum to exactly one unit",

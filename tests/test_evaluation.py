@@ -126,7 +126,7 @@ def test_complete_violations(tiny_net: Network) -> None:
     assert "complete" in names(v) and any("synapse 2" in x.item for x in v)
 
 
-def test_complete_rejects_changed_weight(tiny_net: Network) -> None:
+def test_decomposition_rejects_changed_weight(tiny_net: Network) -> None:
     dec = decompose(tiny_net, TOY, "none")
     net = dec.network
     tampered = Network(
@@ -139,4 +139,4 @@ def test_complete_rejects_changed_weight(tiny_net: Network) -> None:
         timesteps=net.timesteps,
     )
     v = check(replace(dec, network=tampered), TOY, two_crossbars(5, {3: 0, 4: 1}, [0, 3]))
-    assert names(v) == {"complete"} and "weight" in v[0].detail
+    assert names(v) == {"decomposition"} and "weight" in v[0].detail
