@@ -2,13 +2,18 @@
 
 A *strategy* is ``DECOMPOSITION[@SOLVER]`` (``chain:2@paper``); without a solver the
 default one is used. ``best`` names the strongest combination mapopt has registered.
+:func:`run_strategies` runs several for one comparison: a strategy that cannot map the
+net (a fan-in it cannot meet, a mesh too small, a solver failure) becomes a row with its
+status and reason, and the others still run.
 """
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mapopt import interrupt, progress
 from mapopt.decompose import STRATEGIES, Decomposition, check_spec, decompose
 from mapopt.decompose.base import TRAFFIC_MODES
 from mapopt.errors import InputError
@@ -17,7 +22,7 @@ from mapopt.network import Network
 from mapopt.problem import DEFAULT_OBJECTIVE, MappingProblem
 from mapopt.registry import make_solver, solver_class, solver_names
 from mapopt.simulate import with_simulated_traffic
-from mapopt.solver import Budget, SolveResult
+from mapopt.solver import Budget, SolveResult, Status
 
 #: The solver a strategy without ``@SOLVER`` uses: the paper's baseline packer.
 DEFAULT_SOLVER = "paper"
@@ -54,21 +59,32 @@ def check_strategies(specs: list[str], hw: Hardware, default_solver: str | None 
 
 @dataclass
 class StrategyRun:
-    """One strategy's decomposition, problem and re-scored solver result."""
+    """One strategy's decomposition, problem and re-scored solver result.
+
+    ``decomposition`` and ``problem`` are None for a strategy that failed before its solver
+    ran (see :func:`failed_run`); ``result`` then says why.
+    """
 
     strategy: str
-    decomposition: Decomposition
-    problem: MappingProblem
+    decomposition: Decomposition | None
+    problem: MappingProblem | None
     result: SolveResult
+
+    @property
+    def ok(self) -> bool:
+        """Whether the strategy produced a valid mapping."""
+        return self.result.metrics is not None
 
     def row(self) -> dict[str, Any]:
         """The flat record ``--json`` prints and reports tabulate (validator metrics + status)."""
         r = self.result
-        row: dict[str, Any] = {"strategy": self.strategy, "decomposition": self.decomposition.label}
+        dec = self.decomposition
+        row: dict[str, Any] = {"strategy": self.strategy,
+                               "decomposition": dec.label if dec else self.strategy.partition("@")[0]}  # fmt: skip
         row.update(r.metrics or {})
         row.update(
             {
-                "extra_units": self.decomposition.extra_units,
+                "extra_units": dec.extra_units if dec else None,
                 "solver": r.solver,
                 "status": str(r.status),
                 "objective": r.objective,
@@ -115,3 +131,60 @@ def run_strategy(
         dec = result.decomposition
         problem = replace(problem, decomposition=dec)
     return StrategyRun(f"{decomposition_spec}@{solver_name}", dec, problem, result)
+
+
+def failed_run(spec: str, hw: Hardware, err: Exception, *, default_solver: str | None = None) -> StrategyRun:
+    """A strategy that failed before or inside its solver, as a row: ``infeasible`` for a
+    model constraint it cannot meet (an :class:`InputError` naming one), else ``error``."""
+    decomposition, solver = split_strategy(spec, hw, default_solver)
+    constraint = isinstance(err, InputError) and err.constraint is not None
+    message = str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}"
+    result = SolveResult(
+        solver=solver,
+        params={},
+        status=Status.INFEASIBLE if constraint else Status.ERROR,
+        mapping=None,
+        metrics=None,
+        objective=None,
+        bound=None,
+        gap=None,
+        history=[],
+        wall_s=0.0,
+        message=message,
+    )
+    return StrategyRun(f"{decomposition}@{solver}", None, None, result)
+
+
+def run_strategies(
+    net: Network,
+    hw: Hardware,
+    specs: list[str],
+    *,
+    budget: Budget,
+    default_solver: str | None = None,
+    objective: str = DEFAULT_OBJECTIVE,
+    traffic: str = "upper",
+) -> list[StrategyRun]:
+    """Run every strategy of a comparison; failures become rows (:func:`failed_run`).
+
+    Progress goes to :func:`mapopt.progress.current`. After a SIGINT/SIGTERM the strategy
+    that was running ends with its incumbent (status ``interrupted``) and the rest are not
+    started; after one while decomposing, the runs done so far are returned.
+    """
+    runs: list[StrategyRun] = []
+    for i, spec in enumerate(specs, start=1):
+        if interrupt.requested() is not None:
+            break
+        progress.current().stage(f"[{i}/{len(specs)}] {spec}: decomposing and mapping {net.name}")
+        try:
+            runs.append(
+                run_strategy(
+                    net, hw, spec, budget=budget, default_solver=default_solver, objective=objective, traffic=traffic
+                )
+            )
+        except KeyboardInterrupt as err:  # stopped outside a solver run (decomposing): keep what is done
+            interrupt.request(getattr(err, "signum", signal.SIGINT))
+            break
+        except Exception as err:  # the comparison goes on; the row says what went wrong
+            runs.append(failed_run(spec, hw, err, default_solver=default_solver))
+    return runs

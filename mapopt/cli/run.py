@@ -1,8 +1,13 @@
-"""``mapopt run``: the main job. Map a net with several strategies and compare them."""
+"""``mapopt run``: the main job. Map a net with several strategies and compare them.
+
+Exit code: 0 when every strategy produced a valid mapping, 1 when at least one did not
+(its row says why: status ``infeasible`` or ``error`` and the reason; the others are
+computed, shown and written), 2 for bad input (before any work), 130/143 when
+interrupted (the strategies done so far are shown, ``--out`` is not written).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,24 +23,27 @@ from mapopt.cli.common import (
     ObjectiveOpt,
     OutOpt,
     PerTileOpt,
+    QuietOpt,
     SeedOpt,
     SolverOpt,
     SpikesOpt,
     TimeLimitOpt,
     Traffic,
     TrafficOpt,
+    WideOpt,
+    check_objective,
     console,
     emit_json,
     load_hardware,
     load_net,
-    table,
+    log,
+    print_table,
 )
-from mapopt.pipeline import DEFAULT_STRATEGIES, check_strategies, run_strategy
-from mapopt.problem import DEFAULT_OBJECTIVE
-from mapopt.report import TABLE_COLUMNS, run_document, write_outputs
-from mapopt.solver import Budget
 
 DEFAULT_NET = "mlp-784-64-10"
+#: The strategies compared by default (the same as mapopt.pipeline.DEFAULT_STRATEGIES, which a
+#: test checks; written out here so that ``mapopt --help`` need not import the pipeline).
+DEFAULT_STRATEGIES_TEXT = "prune-first, prune-magnitude, chain:2, best"
 
 
 def run(
@@ -51,40 +59,51 @@ def run(
         list[str] | None,
         typer.Option(
             "--decompose",
-            help="Strategy DECOMPOSITION[@SOLVER] (repeatable), e.g. prune-first, chain:2, chain:8@paper, best. "
-            f"Default: {', '.join(DEFAULT_STRATEGIES)}.",
+            metavar="STRATEGY",
+            help="DECOMPOSITION[@SOLVER], repeatable: prune-first, chain:2, chain:8@paper, best, ... "
+            f"Default: {DEFAULT_STRATEGIES_TEXT}.",
         ),
     ] = None,
     solver: SolverOpt = None,
     time_limit: TimeLimitOpt = None,
     seed: SeedOpt = 0,
-    objective: ObjectiveOpt = DEFAULT_OBJECTIVE,
+    objective: ObjectiveOpt = "crossbars-hops",
     traffic: TrafficOpt = Traffic.upper,
     out: OutOpt = None,
     json_out: JsonOpt = False,
+    wide: WideOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Map a network with each strategy and compare crossbars, traffic and energy.
 
     With no arguments: the built-in 784-64-10 MLP (50,816 synapses, fan-in 784) on the
     paper's DYNAP-SE model, prune baselines vs the paper's chain-2 vs the best mapopt has.
+    A strategy that cannot map the net is a row with its reason (exit code 1).
     """
+    from mapopt import interrupt, progress
+    from mapopt.io.outdir import output_dir
+    from mapopt.pipeline import DEFAULT_STRATEGIES, check_strategies, run_strategies
+    from mapopt.report import COMPACT_COLUMNS, TABLE_COLUMNS, run_document, write_outputs
+    from mapopt.solver import Budget
+
     hardware = load_hardware(hw, crossbar, fanin, crossbars_per_tile, mesh)
+    check_objective(objective)
     strategies = list(decompose or DEFAULT_STRATEGIES)
     check_strategies(strategies, hardware, solver)
-    network = load_net(net, spikes, seed, default=DEFAULT_NET, merge_duplicates=merge_duplicates)
-    budget = Budget(time_limit=time_limit, seed=seed)
-    runs = []
-    for i, spec in enumerate(strategies, start=1):
-        console.print(f"[{i}/{len(strategies)}] {spec}: decomposing and mapping {network.name} on {hardware.name}")
-        runs.append(
-            run_strategy(
-                network, hardware, spec, budget=budget, default_solver=solver, objective=objective, traffic=str(traffic)
-            )
-        )
-    doc = run_document(network, hardware, runs)
-    if out is not None:
-        for path in write_outputs(Path(out), network, hardware, runs):
-            console.print(f"wrote {path}")
+    with output_dir(out) as target:  # checked and locked before any work
+        network = load_net(net, spikes, seed, default=DEFAULT_NET, merge_duplicates=merge_duplicates)
+        budget = Budget(time_limit=time_limit, seed=seed)
+        with progress.live(console, enabled=not quiet):
+            runs = run_strategies(
+                network, hardware, strategies, budget=budget, default_solver=solver, objective=objective,
+                traffic=str(traffic),
+            )  # fmt: skip
+        doc = run_document(network, hardware, runs)
+        stopped = interrupt.requested() is not None
+        if target is not None and not stopped:
+            with target.staging() as folder:
+                names = write_outputs(folder, network, hardware, runs)
+            log(f"wrote {target.path}: {', '.join(names)}", quiet=quiet)
     if json_out:
         emit_json(doc)
     else:
@@ -93,10 +112,13 @@ def run(
             f"{s['name']}: {s['neurons']} neurons, {s['synapses']} synapses, max fan-in {s['max_fanin']} "
             f"on {hardware.name} ({hardware.rows}x{hardware.columns}, F={hardware.fanin})"
         )
-        console.print(table(title, TABLE_COLUMNS, doc["results"]))
-    if any(r.result.metrics is None for r in runs):
-        bad = [f"{r.strategy}: {r.result.status} {r.result.message}".strip() for r in runs if r.result.metrics is None]
-        console.print("[red]no valid mapping for: " + "; ".join(bad))
+        print_table(title, TABLE_COLUMNS if wide else COMPACT_COLUMNS, doc["results"], wide=wide)
+    failed = [r for r in runs if not r.ok]
+    for r in failed:
+        log(f"{r.strategy}: {r.result.status}: {r.result.message}", quiet=quiet)
+    if stopped:
+        log(f"stopped after {len(runs)} of {len(strategies)} strategies; --out not written", quiet=quiet)
+    elif failed:
         raise typer.Exit(1)
 
 
