@@ -338,8 +338,16 @@ class EnergyModel:
         static = timesteps * (hw.p_cell * hw.rows * hw.columns + hw.p_col * hw.columns)
         return cls(per_synaptic_event=hw.e_syn, per_delivery=hw.e_msg, per_hop=hw.e_hop, per_crossbar=static)
 
+    def synapse(self, synaptic_events: float) -> float:
+        """energy_synapse_j: the synaptic events' part of the dynamic energy."""
+        return self.per_synaptic_event * synaptic_events
+
+    def network(self, deliveries: float, hop_spikes: float) -> float:
+        """energy_network_j: the spike traffic's part (messages and hops; SANA-FE's "network" energy)."""
+        return self.per_delivery * deliveries + self.per_hop * hop_spikes
+
     def dynamic(self, synaptic_events: float, deliveries: float, hop_spikes: float) -> float:
-        """energy_dynamic_j."""
+        """energy_dynamic_j (= synapse + network)."""
         return self.per_synaptic_event * synaptic_events + self.per_delivery * deliveries + self.per_hop * hop_spikes
 
     def total(self, crossbars: float, synaptic_events: float, deliveries: float, hop_spikes: float) -> float:
@@ -390,6 +398,8 @@ def metrics(dec: Decomposition, hw: Hardware, mapping: Mapping) -> dict[str, flo
         "intertile_spikes": float(spikes[src_tile != dest_tile].sum()),
         "hop_spikes": hop_spikes,
         "max_hops": int(hops.max()) if hops.size else 0,
+        "energy_synapse_j": energy.synapse(synaptic_events),
+        "energy_network_j": energy.network(deliveries, hop_spikes),
         "energy_dynamic_j": energy_dynamic,
         "energy_static_j": energy_static,
         "energy_wasted_j": energy_wasted,

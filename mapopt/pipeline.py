@@ -13,6 +13,8 @@ import signal
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from mapopt import interrupt, progress
 from mapopt.decompose import STRATEGIES, Decomposition, check_spec, decompose
 from mapopt.decompose.base import TRAFFIC_MODES
@@ -108,6 +110,7 @@ def run_strategy(
     objective: str = DEFAULT_OBJECTIVE,
     solver_params: dict[str, Any] | None = None,
     traffic: str = "upper",
+    inputs: np.ndarray | None = None,
 ) -> StrategyRun:
     """Decompose ``net`` for ``hw`` and map it with the strategy's solver.
 
@@ -116,14 +119,15 @@ def run_strategy(
     ``simulated``: N' is simulated in exact mode on inputs firing with probability 0.2 per
     step (seeded by the budget), and every spike count, inputs' and roots' included, comes
     from that run (recorded in the spike provenance); non-root units count the steps in
-    which they send a nonzero partial sum.
+    which they send a nonzero partial sum. ``inputs`` (``bool[T, n_inputs]``) replaces those
+    random inputs by given trains.
     """
     if traffic not in TRAFFIC_MODES:
         raise InputError(f"traffic must be one of {', '.join(TRAFFIC_MODES)}, got {traffic!r}", source="--traffic")
     decomposition_spec, solver_name = split_strategy(spec, hw, default_solver)
     dec = decompose(net, hw, decomposition_spec)
     if traffic == "simulated":
-        dec = with_simulated_traffic(dec, seed=budget.seed)
+        dec = with_simulated_traffic(dec, inputs, seed=budget.seed)
     problem = MappingProblem(dec, hw, objective)
     solver = make_solver(solver_name, **(solver_params or {}))
     result = solver.solve(problem, budget)
@@ -164,12 +168,14 @@ def run_strategies(
     default_solver: str | None = None,
     objective: str = DEFAULT_OBJECTIVE,
     traffic: str = "upper",
+    inputs: np.ndarray | None = None,
 ) -> list[StrategyRun]:
     """Run every strategy of a comparison; failures become rows (:func:`failed_run`).
 
     Progress goes to :func:`mapopt.progress.current`. After a SIGINT/SIGTERM the strategy
     that was running ends with its incumbent (status ``interrupted``) and the rest are not
-    started; after one while decomposing, the runs done so far are returned.
+    started; after one while decomposing, the runs done so far are returned. ``inputs`` is
+    passed on to :func:`run_strategy`.
     """
     runs: list[StrategyRun] = []
     for i, spec in enumerate(specs, start=1):
@@ -179,8 +185,9 @@ def run_strategies(
         try:
             runs.append(
                 run_strategy(
-                    net, hw, spec, budget=budget, default_solver=default_solver, objective=objective, traffic=traffic
-                )
+                    net, hw, spec, budget=budget, default_solver=default_solver, objective=objective, traffic=traffic,
+                    inputs=inputs,
+                )  # fmt: skip
             )
         except KeyboardInterrupt as err:  # stopped outside a solver run (decomposing): keep what is done
             interrupt.request(getattr(err, "signum", signal.SIGINT))
