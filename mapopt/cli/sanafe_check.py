@@ -35,7 +35,6 @@ from mapopt.cli.common import (
     load_hardware,
     load_net,
 )
-from mapopt.crosscheck import check_cases, correlations, file_cases, fit_costs, solver_cases, summary
 from mapopt.decompose import check_spec
 from mapopt.errors import InputError
 from mapopt.io.sanafe import check_hardware, require_sanafe, sanafe_version
@@ -44,6 +43,7 @@ from mapopt.problem import DEFAULT_OBJECTIVE
 from mapopt.report import fmt
 from mapopt.simulate import make_inputs
 from mapopt.solver import Budget
+from mapopt.studies.crosscheck import check_cases, correlations, file_cases, fit_costs, solver_cases, summary
 
 DEFAULT_HW = "loihi"
 DEFAULT_SOLVERS = "random,paper,greedy,best"
