@@ -39,6 +39,8 @@ def test_every_metric_by_hand(tiny_net: Network) -> None:
     assert m["hop_spikes"] == 3 * 2 + 4 * 2
     assert m["max_hops"] == 2
     assert m["energy_dynamic_j"] == pytest.approx(1 * 17 + 10 * 17 + 100 * 14)
+    assert m["energy_synapse_j"] == pytest.approx(1 * 17)
+    assert m["energy_network_j"] == pytest.approx(10 * 17 + 100 * 14)
     assert m["energy_static_j"] == pytest.approx(10 * (0.001 * 32 + 0.01 * 8))
     assert m["energy_wasted_j"] == pytest.approx(10 * (0.001 * 27 + 0.01 * 6))
     assert m["energy_total_j"] == pytest.approx(1587 + 1.12)

@@ -55,7 +55,7 @@ COMPACT = [
     ("energy_network_j", "mapopt\nnet µJ", 1e6),
     ("sanafe_energy_network_j", "SANA-FE\nnet µJ", 1e6),
     ("sanafe_energy_total_j", "SANA-FE\ntotal µJ", 1e6),
-    ("sanafe_latency_s", "latency\nµs", 1e6),
+    ("sanafe_latency_s", "SANA-FE\nlat. µs", 1e6),
 ]
 WIDE = [
     ("mapping", "mapping", None),
@@ -77,7 +77,7 @@ WIDE = [
     ("sanafe_energy_network_j", "SANA-FE\nnet µJ", 1e6),
     ("sanafe_energy_total_j", "SANA-FE\ntotal µJ", 1e6),
     ("calibrated_total_j", "calibr.\ntotal µJ", 1e6),
-    ("sanafe_latency_s", "latency\nµs", 1e6),
+    ("sanafe_latency_s", "SANA-FE\nlat. µs", 1e6),
 ]
 
 
@@ -216,18 +216,20 @@ def _cell(value: Any, scale: float | None) -> str:
         return "-"
     if scale is not None and isinstance(value, (int, float)):
         return fmt(float(value) * scale)
+    if isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
+        return f"{int(value):,}"  # counts: every digit, grouped
     return fmt(value)
 
 
 def _print(doc: dict[str, Any], wide: bool) -> None:
     """The table and the correlation lines on stdout (80 columns unless ``wide``)."""
-    out = Console(file=sys.stdout, width=200 if wide else 80, highlight=False, soft_wrap=False)
+    out = Console(file=sys.stdout, width=400 if wide else 80, highlight=False, soft_wrap=False)
     columns = WIDE if wide else COMPACT
     s = doc["net"]
     title = (
         f"{s['name']} on {doc['hardware']}: SANA-FE {doc['sanafe_version']}, {doc['activity']}, T={doc['timesteps']}"
     )
-    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    t = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1))
     for key, heading, _ in columns:
         t.add_column(
             heading,
@@ -260,10 +262,18 @@ def _print(doc: dict[str, Any], wide: bool) -> None:
             soma_fit = fit["sanafe_energy_soma_j"]["coefficients_j"]
             where = "in sample" if fit["in_sample"] else f"held out after {len(fit['trained_on'])}"
             pj = {k: v * 1e12 for k, v in {**net_fit, **soma_fit}.items()}
-            lines.append(
-                f"fit: network = {pj['deliveries']:.4g} pJ/delivery + {pj['hop_spikes']:.4g} pJ/hop; "
-                f"soma = {pj['unit_steps']:.4g} pJ/unit-step + {pj['compute_spikes']:.4g} pJ/spike"
+            same = "not identified (the mappings do not vary it)"
+            network = (
+                f"network = {pj['deliveries']:.4g} pJ/delivery + {pj['hop_spikes']:.4g} pJ/hop"
+                if fit["sanafe_energy_network_j"]["identified"]
+                else f"network {same}"
             )
+            soma = (
+                f"soma = {pj['unit_steps']:.4g} pJ/unit-step + {pj['compute_spikes']:.4g} pJ/spike"
+                if fit["sanafe_energy_soma_j"]["identified"]
+                else f"soma {same}"
+            )
+            lines.append(f"fit: {network}; {soma}")
             tot = fit["total"]
             lines.append(
                 f"total energy error ({where}): mapopt {tot['max_relative_error_mapopt']:.1%}, "
@@ -273,7 +283,7 @@ def _print(doc: dict[str, Any], wide: bool) -> None:
         if r["status"] != "ok":
             lines.append(f"{r['mapping']}: {r['status']}: {r['message']}")
     for line in lines:
-        out.print(escape(textwrap.fill(line, width=200 if wide else 80, subsequent_indent="  ")))
+        out.print(escape(line if wide else textwrap.fill(line, width=80, subsequent_indent="  ")))
 
 
 def register(app: typer.Typer) -> None:

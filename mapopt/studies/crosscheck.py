@@ -79,13 +79,21 @@ def solver_cases(
     objective: str = DEFAULT_OBJECTIVE,
     progress: Progress | None = None,
 ) -> list[Case]:
-    """Map ``net`` (spike counts from ``inputs``) with each strategy ``DECOMPOSITION@SOLVER``."""
+    """Map ``net`` (spike counts from ``inputs``) with each strategy ``DECOMPOSITION@SOLVER``.
+
+    A strategy that fails (no mapping, or an input error of its own such as a fan-in that
+    ``none`` cannot meet) becomes a case without a mapping, with the reason.
+    """
     net = activity_net(net, inputs)
     cases = []
     for i, spec in enumerate(specs, start=1):
         if progress:
             progress(f"[{i}/{len(specs)}] {spec}: decomposing and mapping {net.name} on {hw.name}")
-        run = run_strategy(net, hw, spec, budget=budget, objective=objective, traffic="simulated", inputs=inputs)
+        try:
+            run = run_strategy(net, hw, spec, budget=budget, objective=objective, traffic="simulated", inputs=inputs)
+        except InputError as err:  # e.g. a decomposition that cannot meet F, crossbars that overflow the mesh
+            cases.append(Case(spec, "solver", None, hw, None, str(err)))
+            continue
         r = run.result
         message = "" if r.mapping is not None else f"{r.status}: {r.message}".strip(": ")
         cases.append(Case(spec, "solver", run.decomposition, run.problem.hardware, r.mapping, message))
@@ -264,6 +272,9 @@ def fit_costs(rows: list[dict[str, Any]], train: int = 0) -> dict[str, Any]:
         rel = np.abs(pred - truth) / np.where(truth > 0, truth, 1.0)
         out[target] = {
             "coefficients_j": dict(zip(regressors, coef.tolist(), strict=True)),
+            # e.g. when every training mapping has the same N', unit-steps and spikes do not vary
+            # independently: only their combined cost is determined
+            "identified": bool(np.linalg.matrix_rank(a / scale) == len(regressors)),
             "max_relative_error": float(rel.max()) if rel.size else None,
         }
         for r, p in zip(test_rows, pred.tolist(), strict=True):
