@@ -185,9 +185,15 @@ def run_strategies(
         try:
             runs.append(
                 run_strategy(
-                    net, hw, spec, budget=budget, default_solver=default_solver, objective=objective, traffic=traffic,
+                    net,
+                    hw,
+                    spec,
+                    budget=budget,
+                    default_solver=default_solver,
+                    objective=objective,
+                    traffic=traffic,
                     inputs=inputs,
-                )  # fmt: skip
+                )
             )
         except KeyboardInterrupt as err:  # stopped outside a solver run (decomposing): keep what is done
             interrupt.request(getattr(err, "signum", signal.SIGINT))

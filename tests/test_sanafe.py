@@ -22,6 +22,7 @@ from mapopt.io import write_mapping
 from mapopt.io.sanafe import (
     LOIHI_MESH,
     build_model,
+    captured_stdout,
     check_hardware,
     plan_export,
     run_model,
@@ -197,14 +198,16 @@ def test_export_cli_writes_a_folder_sanafe_loads(cli, net_and_inputs, tmp_path: 
     snn = sanafe.load_net(str(out / "snn.yaml"), arch)
     chip = sanafe.SpikingChip(arch)
     chip.load(snn)
-    r = chip.sim(STEPS)
+    with captured_stdout() as chatter:
+        r = chip.sim(STEPS)
+    assert "Executed steps" in chatter.getvalue()  # what captured_stdout keeps off mapopt's stdout
     assert r["packets_sent"] == manifest["predicted"]["deliveries"]
     assert r["spikes"] == manifest["predicted"]["synaptic_events"]
     # refused before anything is written: an existing folder that is not an export, no target
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "keep.txt").write_text("mine")
     bad = cli("export", "--sanafe", tmp_path / "other", mfile)
-    assert bad.code == 2 and "not a mapopt SANA-FE export" in bad.stderr
+    assert bad.code == 2 and "files mapopt did not write" in bad.stderr
     assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["keep.txt"]
     assert cli("export", mfile).code == 2
     # an earlier export is replaced as a whole

@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -227,9 +228,10 @@ def emit_json(obj: dict[str, Any]) -> None:
 
 #: Columns shown left-aligned (text); the others are numbers, right-aligned.
 TEXT_COLUMNS = ("strategy", "solver", "status", "name", "field", "metric", "description", "syntax", "value",
-                "message", "spikes", "assumed", "params", "tier", "mesh", "crossbar", "file")  # fmt: skip
+                "message", "spikes", "assumed", "params", "tier", "mesh", "crossbar", "file", "mapping",
+                "decomposition")  # fmt: skip
 #: Columns a user types (names): never wrapped or cut.
-NAME_COLUMNS = ("name", "strategy")
+NAME_COLUMNS = ("name", "strategy", "mapping")
 
 
 def table(title: str, columns: Sequence[str], rows: list[dict[str, Any]], *, caption: str | None = None) -> Table:
@@ -239,12 +241,19 @@ def table(title: str, columns: Sequence[str], rows: list[dict[str, Any]], *, cap
     """
     t = Table(title=title, caption=caption, box=None, header_style="bold", title_justify="left",
               caption_justify="left", collapse_padding=True, pad_edge=False)  # fmt: skip
-    for c in columns:
+    cells = [[fmt(r.get(c)) for c in columns] for r in rows]
+    for i, c in enumerate(columns):
         left = c in TEXT_COLUMNS
-        t.add_column(HEADINGS.get(c, c), justify="left" if left else "right", no_wrap=c in NAME_COLUMNS or not left,
-                     overflow="fold")  # fmt: skip
-    for r in rows:
-        t.add_row(*(escape(fmt(r.get(c))) for c in columns))
+        heading = HEADINGS.get(c, c)
+        no_wrap = c in NAME_COLUMNS or not left
+        # rich measures a column's minimum by its longest word, even when the column may not wrap;
+        # a no-wrap column's minimum is its longest line, so a table that "fits" is never cut
+        lines = [*heading.split("\n"), *(row[i] for row in cells)]
+        least = max(cell_len(line) for line in lines) if no_wrap else None
+        t.add_column(heading, justify="left" if left else "right", no_wrap=no_wrap, overflow="fold",
+                     min_width=least)  # fmt: skip
+    for row in cells:
+        t.add_row(*(escape(cell) for cell in row))
     return t
 
 

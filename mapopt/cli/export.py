@@ -2,8 +2,8 @@
 
 Each target format is one option of this command: ``--sanafe DIR MAPPING`` writes a
 mapping file's decomposed network, the architecture and the placement of every unit for
-SANA-FE (docs/sanafe.md). Options are checked, and the output folder with them, before
-anything is computed; the folder is written as one unit.
+SANA-FE (docs/sanafe.md). Options, and the output folder with them, are checked before
+anything is computed; the folder is written as one unit (mapopt.io.outdir).
 """
 
 from __future__ import annotations
@@ -13,44 +13,51 @@ from typing import Annotated
 
 import typer
 
-from mapopt.cli.common import SeedOpt, console
+from mapopt.cli.common import QuietOpt, SeedOpt, log
 from mapopt.errors import InputError
-from mapopt.io import read_mapping
-from mapopt.io.sanafe import check_hardware, check_output_dir, export_folder, require_sanafe
 
 StepsOpt = Annotated[
-    int | None, typer.Option("--steps", min=1, help="Timesteps of the input spike trains (default: the net's window).")
+    int | None,
+    typer.Option("--steps", metavar="T", min=1, help="Steps of the input spike trains (default: the net's window)."),
 ]
 InputRateOpt = Annotated[
-    float, typer.Option("--input-rate", min=0.0, max=1.0, help="Input spike probability per step (rate coding).")
+    float,
+    typer.Option("--input-rate", metavar="P", min=0.0, max=1.0, help="Input spike probability per step (rate coding)."),
 ]
 
 
 def export(
     mapping: Annotated[
-        Path | None, typer.Argument(help="A mapping file written by mapopt (run/solve --out), for --sanafe.")
+        Path | None, typer.Argument(metavar="MAPPING", help="A mapping file written by mapopt (run/solve --out).")
     ] = None,
     sanafe: Annotated[
-        Path | None,
-        typer.Option("--sanafe", help="Write the mapping for SANA-FE into this folder (arch, network, manifest)."),
+        str | None,
+        typer.Option("--sanafe", metavar="DIR", help="Write the mapping for SANA-FE into DIR (architecture, network)."),
     ] = None,
     steps: StepsOpt = None,
     input_rate: InputRateOpt = 0.2,
     seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Export a mapping for another tool: --sanafe DIR MAPPING (SANA-FE architecture simulator)."""
+    """Export a mapping for another tool: --sanafe DIR MAPPING (the SANA-FE architecture simulator)."""
     if sanafe is None:
         raise InputError("give an export target: --sanafe DIR MAPPING", source="export")
     if mapping is None:
         raise InputError("--sanafe DIR needs a MAPPING file argument", source="--sanafe")
+    from mapopt.io import read_mapping
+    from mapopt.io.outdir import output_dir
+    from mapopt.io.sanafe import check_exports, check_hardware, require_sanafe, write_exports
+
     require_sanafe()
-    check_output_dir(sanafe)
-    dec, hw, mp, report = read_mapping(mapping)
-    check_hardware(hw)
-    label = str(report.get("strategy") or Path(mapping).stem)
-    written = export_folder(sanafe, [(label, dec, hw, mp)], steps=steps, input_rate=input_rate, seed=seed, nested=False)
-    for path in written:
-        console.print(f"wrote {path}")
+    with output_dir(sanafe, option="--sanafe") as target:  # checked and locked before any work
+        dec, hw, mp, report = read_mapping(mapping)
+        check_hardware(hw)
+        items = [(str(report.get("strategy") or Path(mapping).stem), dec, hw, mp)]
+        check_exports(items)
+        assert target is not None
+        with target.staging() as folder:
+            names = write_exports(folder, items, steps=steps, input_rate=input_rate, seed=seed, nested=False)
+        log(f"wrote {target.path}: {', '.join(names)}", quiet=quiet)
 
 
 def register(app: typer.Typer) -> None:

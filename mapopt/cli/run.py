@@ -70,6 +70,10 @@ def run(
     objective: ObjectiveOpt = "crossbars-hops",
     traffic: TrafficOpt = Traffic.upper,
     out: OutOpt = None,
+    sanafe: Annotated[
+        str | None,
+        typer.Option("--sanafe", metavar="DIR", help="Also export each valid mapping for SANA-FE into DIR/STRATEGY/."),
+    ] = None,
     json_out: JsonOpt = False,
     wide: WideOpt = False,
     quiet: QuietOpt = False,
@@ -90,7 +94,12 @@ def run(
     check_objective(objective)
     strategies = list(decompose or DEFAULT_STRATEGIES)
     check_strategies(strategies, hardware, solver)
-    with output_dir(out) as target:  # checked and locked before any work
+    if sanafe is not None:
+        from mapopt.io.sanafe import check_exports, check_hardware, require_sanafe, write_exports
+
+        require_sanafe()
+        check_hardware(hardware)
+    with output_dir(out) as target, output_dir(sanafe, option="--sanafe") as sanafe_target:  # checked before work
         network = load_net(net, spikes, seed, default=DEFAULT_NET, merge_duplicates=merge_duplicates)
         budget = Budget(time_limit=time_limit, seed=seed)
         with progress.live(console, enabled=not quiet):
@@ -100,10 +109,17 @@ def run(
             )  # fmt: skip
         doc = run_document(network, hardware, runs)
         stopped = interrupt.requested() is not None
+        exports = [(r.strategy, r.decomposition, r.problem.hardware, r.result.mapping) for r in runs if r.ok]
+        if sanafe_target is not None and not stopped:
+            check_exports(exports)  # refuse what SANA-FE cannot hold before anything is written
         if target is not None and not stopped:
             with target.staging() as folder:
                 names = write_outputs(folder, network, hardware, runs)
             log(f"wrote {target.path}: {', '.join(names)}", quiet=quiet)
+        if sanafe_target is not None and not stopped:
+            with sanafe_target.staging() as folder:
+                names = write_exports(folder, exports, steps=None, input_rate=0.2, seed=seed, nested=True)
+            log(f"wrote {sanafe_target.path}: {', '.join(names)}", quiet=quiet)
     if json_out:
         emit_json(doc)
     else:
@@ -117,7 +133,7 @@ def run(
     for r in failed:
         log(f"{r.strategy}: {r.result.status}: {r.result.message}", quiet=quiet)
     if stopped:
-        log(f"stopped after {len(runs)} of {len(strategies)} strategies; --out not written", quiet=quiet)
+        log(f"stopped after {len(runs)} of {len(strategies)} strategies; --out/--sanafe not written", quiet=quiet)
     elif failed:
         raise typer.Exit(1)
 

@@ -53,10 +53,9 @@ import json
 import math
 import os
 import re
-import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -593,55 +592,7 @@ def _spike_counts(plan: ExportPlan, trace: list[list[Any]], n_prime: int) -> np.
     return np.bincount(np.asarray(fired, dtype=np.int64), minlength=n_prime).astype(np.float64)
 
 
-# ---------------------------------------------------------------------- writing export folders
-def check_output_dir(dest: Path, *, option: str = "--sanafe") -> None:
-    """Refuse an output folder that cannot be written as one unit, before any work.
-
-    ``dest`` must not be a file; its parent must exist and be writable; an existing
-    folder must be empty or an earlier mapopt SANA-FE export (it is then replaced whole).
-    """
-    dest = Path(dest)
-    parent = dest.absolute().parent
-    if dest.exists() and not dest.is_dir():
-        raise InputError("exists and is not a folder", source=f"{option} {dest}")
-    if not parent.is_dir():
-        raise InputError(f"parent folder {parent} does not exist", source=f"{option} {dest}")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"parent folder {parent} is not writable", source=f"{option} {dest}")
-    if dest.is_dir() and any(dest.iterdir()) and not ((dest / MANIFEST).exists() or (dest / INDEX).exists()):
-        raise InputError(
-            "folder exists and is not a mapopt SANA-FE export; choose a new folder", source=f"{option} {dest}"
-        )
-
-
-def write_folder(dest: Path, fill: Callable[[Path], None]) -> None:
-    """Build a folder with ``fill(tmp)`` in a temporary sibling, then rename it into place.
-
-    A failure or an interrupt leaves ``dest`` as it was (absent, or the earlier export).
-    """
-    dest = Path(dest)
-    parent = dest.absolute().parent
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=parent))
-    old = None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
-        fill(tmp)
-        if dest.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old.", dir=parent))
-            os.replace(dest, old / dest.name)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and not dest.exists():
-            os.replace(old / dest.name, dest)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-
-
+# ---------------------------------------------------------------------- writing exports
 def write_export(
     folder: Path,
     dec: Decomposition,
@@ -734,47 +685,51 @@ def with_activity(
     return active, sim.trains, metrics
 
 
-def export_folder(
-    dest: Path,
-    items: list[tuple[str, Decomposition, Hardware, Mapping]],
-    *,
-    steps: int | None,
-    input_rate: float,
-    seed: int,
-    nested: bool,
-) -> list[Path]:
-    """Write SANA-FE exports of ``items`` (label, N', hardware, mapping) into ``dest`` as one unit.
-
-    One item and ``nested=False``: its files go straight into ``dest``. Otherwise each item gets
-    a sub-folder named after its label, and ``dest`` an index. Every plan is checked before
-    anything is written; inputs are rate-coded trains of ``steps`` steps (default: the net's
-    window) with spike probability ``input_rate``, seeded by ``seed`` (the same for every item).
-    """
+def check_exports(items: list[tuple[str, Decomposition, Hardware, Mapping]]) -> None:
+    """Plan every export of ``items`` (label, N', hardware, mapping): refuse what SANA-FE cannot hold
+    (an :class:`InputError` naming the mapping) before anything is written."""
     require_sanafe()
     for label, dec, hw, mapping in items:
         try:
             plan_export(dec, hw, mapping)
         except InputError as err:
             raise err.with_source(label) from None
-    written: list[Path] = []
 
-    def fill(tmp: Path) -> None:
-        index = []
-        for label, dec, hw, mapping in items:
-            window = steps or dec.original.timesteps
-            inputs = make_inputs(dec.network, timesteps=window, input_rate=input_rate, seed=seed)
-            _, _, metrics = with_activity(dec, hw, mapping, inputs)
-            folder = tmp if not nested else tmp / _slug(label)
-            folder.mkdir(exist_ok=True)
-            files = write_export(folder, dec, hw, mapping, inputs, predicted=metrics, label=label)
-            written.extend(Path(dest) / f.relative_to(tmp) for f in files)
-            index.append({"label": label, "folder": folder.name if nested else "."})
-        if nested:
-            (tmp / INDEX).write_text(json.dumps({"format": "mapopt-sanafe-index", "exports": index}, indent=1) + "\n")
-            written.append(Path(dest) / INDEX)
 
-    write_folder(Path(dest), fill)
-    return written
+def write_exports(
+    folder: Path,
+    items: list[tuple[str, Decomposition, Hardware, Mapping]],
+    *,
+    steps: int | None,
+    input_rate: float,
+    seed: int,
+    nested: bool,
+) -> list[str]:
+    """Write SANA-FE exports of ``items`` (label, N', hardware, mapping) into ``folder``; the names written.
+
+    ``folder`` is an empty staging folder (:meth:`mapopt.io.outdir.OutputDir.staging` renames it
+    into place once complete). One item and ``nested=False``: its files go straight into it;
+    otherwise each item gets a sub-folder named after its label, and the folder an index.
+    Inputs are rate-coded trains of ``steps`` steps (default: the net's window) with spike
+    probability ``input_rate``, seeded by ``seed`` (the same for every item).
+    """
+    check_exports(items)
+    folder = Path(folder)
+    names: list[str] = []
+    index = []
+    for label, dec, hw, mapping in items:
+        window = steps or dec.original.timesteps
+        inputs = make_inputs(dec.network, timesteps=window, input_rate=input_rate, seed=seed)
+        _, _, metrics = with_activity(dec, hw, mapping, inputs)
+        sub = folder / _slug(label) if nested else folder
+        sub.mkdir(exist_ok=True)
+        files = write_export(sub, dec, hw, mapping, inputs, predicted=metrics, label=label)
+        names += [str(f.relative_to(folder)) for f in files]
+        index.append({"label": label, "folder": sub.name if nested else "."})
+    if nested:
+        (folder / INDEX).write_text(json.dumps({"format": "mapopt-sanafe-index", "exports": index}, indent=1) + "\n")
+        names.append(INDEX)
+    return names
 
 
 def _slug(text: str) -> str:

@@ -15,14 +15,15 @@ non-negative least squares (scipy). docs/sanafe.md explains the results.
 from __future__ import annotations
 
 import math
+import signal
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mapopt import interrupt, progress
 from mapopt.decompose.base import Decomposition
 from mapopt.errors import InputError
 from mapopt.hardware import Hardware
@@ -30,7 +31,7 @@ from mapopt.io import read_mapping
 from mapopt.io.sanafe import SanafeError, build_model, plan_export, run_model, with_activity
 from mapopt.mapping import Mapping
 from mapopt.network import Network
-from mapopt.pipeline import run_strategy
+from mapopt.pipeline import run_strategies
 from mapopt.problem import DEFAULT_OBJECTIVE
 from mapopt.simulate import simulate
 from mapopt.solver import Budget
@@ -48,8 +49,6 @@ FITS = {
     "sanafe_energy_soma_j": ("unit_steps", "compute_spikes"),
 }
 
-Progress = Callable[[str], None]
-
 
 @dataclass
 class Case:
@@ -61,6 +60,7 @@ class Case:
     hardware: Hardware | None
     mapping: Mapping | None
     message: str = ""
+    status: str = "error"  # what a case without a mapping reports (the strategy's status)
 
 
 def activity_net(net: Network, inputs: np.ndarray) -> Network:
@@ -77,26 +77,23 @@ def solver_cases(
     *,
     budget: Budget,
     objective: str = DEFAULT_OBJECTIVE,
-    progress: Progress | None = None,
+    labels: list[str] | None = None,
 ) -> list[Case]:
     """Map ``net`` (spike counts from ``inputs``) with each strategy ``DECOMPOSITION@SOLVER``.
 
-    A strategy that fails (no mapping, or an input error of its own such as a fan-in that
-    ``none`` cannot meet) becomes a case without a mapping, with the reason.
+    A strategy that fails (no mapping, or a constraint of its own such as a fan-in that
+    ``none`` cannot meet) becomes a case without a mapping, with its status and reason
+    (:func:`mapopt.pipeline.run_strategies`); after an interrupt, the strategies done so far.
+    ``labels`` name the cases (default: the specs).
     """
     net = activity_net(net, inputs)
+    runs = run_strategies(net, hw, specs, budget=budget, objective=objective, traffic="simulated", inputs=inputs)
     cases = []
-    for i, spec in enumerate(specs, start=1):
-        if progress:
-            progress(f"[{i}/{len(specs)}] {spec}: decomposing and mapping {net.name} on {hw.name}")
-        try:
-            run = run_strategy(net, hw, spec, budget=budget, objective=objective, traffic="simulated", inputs=inputs)
-        except InputError as err:  # e.g. a decomposition that cannot meet F, crossbars that overflow the mesh
-            cases.append(Case(spec, "solver", None, hw, None, str(err)))
-            continue
+    for label, run in zip(labels or specs, runs, strict=False):
         r = run.result
-        message = "" if r.mapping is not None else f"{r.status}: {r.message}".strip(": ")
-        cases.append(Case(spec, "solver", run.decomposition, run.problem.hardware, r.mapping, message))
+        hardware = run.problem.hardware if run.problem is not None else hw
+        mapping = r.mapping if run.ok else None
+        cases.append(Case(label, "solver", run.decomposition, hardware, mapping, r.message, str(r.status)))
     return cases
 
 
@@ -169,10 +166,13 @@ def check_cases(
     activity: str = "replay",
     placements: int = 0,
     seed: int = 0,
-    progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """One row per case (placement variants of mapopt's lowest-energy mapping appended):
-    mapopt's metrics next to SANA-FE's figures, or the status and reason of a failure."""
+    mapopt's metrics next to SANA-FE's figures, or the status and reason of a failure.
+
+    Progress goes to :func:`mapopt.progress.current`. After a SIGINT/SIGTERM the rows
+    finished so far are returned (the SANA-FE run that was going is dropped).
+    """
     scored: list[tuple[Case, Any]] = []
     for case in cases:
         if case.mapping is None:
@@ -186,17 +186,17 @@ def check_cases(
     if placements and valid:
         # mapopt's lowest predicted network energy; on a tie, the "best" strategy's mapping
         base, _ = min(valid, key=lambda cp: (cp[1][2]["energy_network_j"], cp[0].label != "best"))
-        for variant in placement_cases(base, placements, seed):
-            scored.append((variant, predicted(variant, inputs)))
+        scored += [(variant, predicted(variant, inputs)) for variant in placement_cases(base, placements, seed)]
     rows = []
     for i, (case, pred) in enumerate(scored, start=1):
+        if interrupt.requested() is not None:
+            break
         row: dict[str, Any] = {"mapping": case.label, "source": case.source}
         if pred is None:
-            rows.append({**row, "status": "error", "message": case.message or "no mapping"})
+            rows.append({**row, "status": case.status, "message": case.message or "no mapping"})
             continue
         dec, trains, metrics = pred
-        if progress:
-            progress(f"[{i}/{len(scored)}] {case.label}: SANA-FE ({activity}, {inputs.shape[0]} steps)")
+        progress.current().stage(f"[{i}/{len(scored)}] {case.label}: SANA-FE ({activity}, {inputs.shape[0]} steps)")
         try:
             plan = plan_export(dec, case.hardware, case.mapping)  # type: ignore[arg-type]
             model = build_model(dec, case.hardware, case.mapping, inputs, activity=activity, plan=plan)  # type: ignore[arg-type]
@@ -204,6 +204,9 @@ def check_cases(
         except (InputError, SanafeError) as err:
             rows.append({**row, "status": "error", "message": str(err), **metrics})
             continue
+        except KeyboardInterrupt as err:  # keep the rows that are done
+            interrupt.request(getattr(err, "signum", signal.SIGINT))
+            break
         row.update({"status": "ok", "decomposition": dec.label, "architecture": plan.architecture, **metrics})
         row.update(run.row())
         row["packets_match"] = run.packets == round(metrics["deliveries"])
