@@ -7,6 +7,7 @@ figure compared here comes out of SANA-FE's own simulator.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -270,3 +271,13 @@ def test_run_sanafe_exports_every_strategy_and_check_reads_mapping_files(cli, tm
     mixed = cli("sanafe-check", "--mappings", f"{mapping_files[0]},{next(other.glob('mapping-*'))}")
     assert mixed.code == 2 and "maps another network" in mixed.stderr
     assert cli("sanafe-check", "--mappings", mapping_files[0], "--net", "mlp-16-8-4").code == 2
+
+
+def test_captured_stdout_keeps_chatter_and_is_restored_after_an_interrupt(capfd) -> None:
+    with pytest.raises(KeyboardInterrupt), captured_stdout() as chatter:
+        os.write(1, b"from C\n")
+        print("from Python")
+        raise KeyboardInterrupt
+    print("mapopt's own output", flush=True)
+    assert capfd.readouterr().out == "mapopt's own output\n"
+    assert chatter.getvalue() == "from Python\nfrom C\n"

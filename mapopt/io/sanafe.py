@@ -359,22 +359,34 @@ def captured_stdout() -> Iterator[io.StringIO]:
     SANA-FE prints progress through Python (``pybind11::print``) and, in some builds, with
     C ``printf`` on file descriptor 1. Both are captured (Python's ``sys.stdout`` and fd 1
     redirected to a temporary file) and handed back as text, so that a failure can show it.
+    The restore cannot be skipped by a Ctrl-C: a signal that arrives while stdout is being
+    put back (typically right after a long native call returns) is re-raised once it is.
     """
     text = io.StringIO()
     sys.stdout.flush()
     _flush_c_stdout()
+    python_stdout = sys.stdout
     saved = os.dup(1)
     with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), 1)
         try:
-            with contextlib.redirect_stdout(text):
-                yield text
+            os.dup2(tmp.fileno(), 1)
+            sys.stdout = text
+            yield text
         finally:
-            _flush_c_stdout()
-            os.dup2(saved, 1)
+            pending: BaseException | None = None
+            while True:
+                try:
+                    sys.stdout = python_stdout
+                    _flush_c_stdout()
+                    os.dup2(saved, 1)
+                    break
+                except KeyboardInterrupt as err:  # stdout must never stay redirected
+                    pending = err
             os.close(saved)
             tmp.seek(0)
             text.write(tmp.read().decode(errors="replace"))
+            if pending is not None:
+                raise pending
 
 
 def _flush_c_stdout() -> None:
