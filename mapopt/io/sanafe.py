@@ -56,7 +56,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
@@ -157,7 +157,6 @@ class ExportPlan:
     offset_of: np.ndarray  # per N' neuron: position in its group
     input_soma: str  # name of the input soma units; input i of a core uses unit [offset]
     arch_yaml: str = ""  # the generated description ("" for SANA-FE's own Loihi)
-    notes: dict[str, str] = field(default_factory=dict)
 
 
 def uses_sanafe_loihi(hw: Hardware) -> bool:
