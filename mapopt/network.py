@@ -46,6 +46,14 @@ class Network:
         ``float64[n]`` neuron parameters for the simulator (leak 0 means integrate-and-fire).
     layer:
         ``int32[n]``; layer index when the generator knows it, else -1.
+    bias:
+        ``float64[n]``; constant input a neuron receives every step, in units of synaptic
+        weight (an ANN layer's bias, or the pull of a LIF's leak towards a nonzero ``v_leak``).
+    reset:
+        ``float64[n]``; the potential a neuron is set to after it spikes (NIR's ``v_reset``).
+    task:
+        The labelled data set the net was trained for (``"digits"``, see :mod:`mapopt.quality`),
+        which fixes its test inputs and readout; None for nets that were not trained.
     """
 
     name: str
@@ -59,6 +67,9 @@ class Network:
     threshold: np.ndarray = field(default=None)  # type: ignore[assignment]
     leak: np.ndarray = field(default=None)  # type: ignore[assignment]
     layer: np.ndarray = field(default=None)  # type: ignore[assignment]
+    bias: np.ndarray = field(default=None)  # type: ignore[assignment]
+    reset: np.ndarray = field(default=None)  # type: ignore[assignment]
+    task: str | None = None
 
     def __post_init__(self) -> None:
         n = len(self.is_input)
@@ -68,6 +79,9 @@ class Network:
             object.__setattr__(self, "leak", np.zeros(n))
         if self.layer is None:
             object.__setattr__(self, "layer", np.full(n, -1, dtype=np.int32))
+        for name in ("bias", "reset"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.zeros(n))
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -85,14 +99,18 @@ class Network:
         threshold: np.ndarray | None = None,
         leak: np.ndarray | None = None,
         layer: np.ndarray | None = None,
+        bias: np.ndarray | None = None,
+        reset: np.ndarray | None = None,
+        task: str | None = None,
         merge_duplicates: bool = False,
     ) -> Network:
         """Validate, canonicalise (sort by post, pre) and return a network.
 
         Raises :class:`InputError` naming the offending neuron or synapse for: ids out of
         range, duplicate synapses (unless ``merge_duplicates``, which sums their weights),
-        NaN/inf weights, negative or non-finite spike counts, input neurons with incoming
-        synapses, and array length mismatches.
+        NaN/inf weights, negative or non-finite spike counts, non-finite thresholds, biases and
+        reset potentials, leaks outside [0, 1], input neurons with incoming synapses, and
+        array length mismatches.
         """
         is_input = np.asarray(is_input, dtype=bool)
         n = len(is_input)
@@ -133,7 +151,9 @@ class Network:
                 "inputs are external spike sources"
             )
         spikes = np.zeros(n) if spikes is None else np.asarray(spikes, dtype=np.float64).ravel()
-        arrays = {"spikes": spikes, "threshold": threshold, "leak": leak, "layer": layer}
+        arrays = {
+            "spikes": spikes, "threshold": threshold, "leak": leak, "layer": layer, "bias": bias, "reset": reset
+        }
         for label, arr in arrays.items():
             if arr is not None and len(arr) != n:
                 raise InputError(f"{label} has {len(arr)} entries, expected one per neuron ({n})")
@@ -141,11 +161,13 @@ class Network:
         if bad.size:
             i = int(bad[0])
             raise InputError(f"neuron {i}: spike count {spikes[i]} is negative or not finite")
-        if threshold is not None:
-            threshold = np.asarray(threshold, dtype=np.float64)
-            bad = np.flatnonzero(~np.isfinite(threshold))
-            if bad.size:
-                raise InputError(f"neuron {int(bad[0])}: threshold is not finite")
+        finite = {"threshold": threshold, "bias": bias, "reset": reset}
+        for label, arr in finite.items():
+            if arr is not None:
+                finite[label] = arr = np.asarray(arr, dtype=np.float64).ravel()
+                bad = np.flatnonzero(~np.isfinite(arr))
+                if bad.size:
+                    raise InputError(f"neuron {int(bad[0])}: {label} is not finite")
         if leak is not None:
             leak = np.asarray(leak, dtype=np.float64)
             bad = np.flatnonzero(~np.isfinite(leak) | (leak < 0) | (leak > 1))
@@ -160,9 +182,12 @@ class Network:
             spikes=spikes,
             spike_source=spike_source,
             timesteps=int(timesteps),
-            threshold=threshold,
+            threshold=finite["threshold"],
             leak=leak,
             layer=None if layer is None else np.asarray(layer, dtype=np.int32),
+            bias=finite["bias"],
+            reset=finite["reset"],
+            task=task,
         )
 
     def with_spikes(self, spikes: np.ndarray, source: str, timesteps: int | None = None) -> Network:
@@ -179,6 +204,9 @@ class Network:
             threshold=self.threshold,
             leak=self.leak,
             layer=self.layer,
+            bias=self.bias,
+            reset=self.reset,
+            task=self.task,
         )
 
     # ------------------------------------------------------------------ structure
@@ -231,4 +259,6 @@ class Network:
             "timesteps": self.timesteps,
             "total_spikes": float(self.spikes.sum()),
             "spike_source": self.spike_source,
+            "biased_neurons": int(np.count_nonzero(self.bias)),
+            "task": self.task,
         }

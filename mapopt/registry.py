@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mapopt.errors import InputError
@@ -67,11 +66,16 @@ class NetEntry:
 
 @dataclass(frozen=True)
 class FileReader:
-    """A network file format: the suffixes it claims and the function that reads such a file."""
+    """A network file format: the suffixes it claims and the function that reads such a file.
+
+    ``options`` names the keyword arguments ``read`` takes besides the path (NIR's ``dt``);
+    :func:`mapopt.io.read_network` rejects an option given for a format without it.
+    """
 
     name: str
     suffixes: tuple[str, ...]
-    read: Callable[[Path], Network]
+    read: Callable[..., Network]
+    options: tuple[str, ...] = ()
 
 
 @cache

@@ -8,7 +8,9 @@ numpy and the framework inside their functions, so ``mapopt --help`` stays fast.
 code 2, without a traceback: mapopt's own :class:`~mapopt.errors.InputError` and the
 command-line parser's usage errors (unknown option, value out of range) alike. SIGINT
 and SIGTERM stop the run cleanly (:mod:`mapopt.interrupt`) and exit with 130 and 143.
-Anything else is a bug and keeps its traceback.
+A :class:`~mapopt.errors.ModelWarning` (a reader met a parameter it can only approximate)
+is one line ``mapopt: warning: ...`` on stderr, and the command goes on. Anything else is
+a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import importlib
 import os
 import pkgutil
 import sys
+import warnings
+from typing import Any
 
 import typer
 
 import mapopt.cli as cli_package
 from mapopt import interrupt
-from mapopt.errors import InputError
+from mapopt.errors import InputError, ModelWarning
 
 app = typer.Typer(
     name="mapopt",
@@ -50,9 +54,21 @@ def _usage_line(err: typer.TyperException) -> str:
     return f"mapopt: error: {message}{hint}"
 
 
+_python_show_warning = warnings.showwarning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """A :class:`ModelWarning` is one line on stderr (``mapopt: warning: ...``); others as Python shows them."""
+    if issubclass(category, ModelWarning):
+        print(f"mapopt: warning: {message}", file=sys.stderr)
+    else:
+        _python_show_warning(message, category, *args, **kwargs)
+
+
 def main() -> None:
     """Run the CLI: user errors exit 2 with one line, SIGINT 130, SIGTERM 143 (docs/reliability.md)."""
     interrupt.install()
+    warnings.showwarning = _show_warning
     try:
         code = app(standalone_mode=False)
     except InputError as err:

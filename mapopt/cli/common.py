@@ -95,6 +95,12 @@ MergeOpt = Annotated[
 SpikesOpt = Annotated[
     str | None, typer.Option("--spikes", metavar="FILE", help="SpiNeMap spike file for a SpiNeMap connection file.")
 ]
+DtOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--dt", metavar="SECONDS", help="Time step for a NIR file's time constants (default 1e-4 s, snnTorch's)."
+    ),
+]
 HwOpt = Annotated[str, typer.Option("--hw", metavar="PRESET", help="Hardware preset (mapopt list presets).")]
 CrossbarOpt = Annotated[
     str | None,
@@ -190,8 +196,9 @@ def load_net(
     seed: int = 0,
     default: str | None = None,
     merge_duplicates: bool = False,
+    dt: float | None = None,
 ) -> Network:
-    """The ``--net`` value (or ``default``) as a network."""
+    """The ``--net`` value (or ``default``) as a network (``dt``: the NIR time step, None for the default)."""
     from mapopt.errors import InputError
     from mapopt.io import resolve_net
 
@@ -199,7 +206,7 @@ def load_net(
         if default is None:
             raise InputError("a network is required (--net NAME|SPEC|FILE; mapopt list nets)", source="--net")
         net = default
-    return resolve_net(net, spikes=spikes, seed=seed, merge_duplicates=merge_duplicates)
+    return resolve_net(net, spikes=spikes, seed=seed, merge_duplicates=merge_duplicates, dt=dt)
 
 
 def log(message: str, *, quiet: bool = False) -> None:

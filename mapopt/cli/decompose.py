@@ -13,6 +13,7 @@ import typer
 
 from mapopt.cli.common import (
     CrossbarOpt,
+    DtOpt,
     FaninOpt,
     HwOpt,
     JsonOpt,
@@ -52,6 +53,7 @@ def write_decomposed(path: Path, dec: Decomposition) -> None:
 def decompose_cmd(
     net: NetOpt = None,
     spikes: SpikesOpt = None,
+    dt: DtOpt = None,
     hw: HwOpt = "dynapse-paper",
     crossbar: CrossbarOpt = None,
     fanin: FaninOpt = None,
@@ -89,7 +91,7 @@ def decompose_cmd(
     if one_file:
         check_output_file(out, suffixes=SUFFIXES)
     with nullcontext(None) if one_file else output_dir(out) as target:  # checked (and locked) before any work
-        network = load_net(net, spikes, seed)
+        network = load_net(net, spikes, seed, dt=dt)
         rows, decs = [], []
         for spec in specs:
             dec = decompose(network, hardware, spec)

@@ -11,6 +11,7 @@ import typer
 
 from mapopt.cli.common import (
     CrossbarOpt,
+    DtOpt,
     FaninOpt,
     HwOpt,
     JsonOpt,
@@ -28,6 +29,7 @@ from mapopt.cli.simulate import InputRateOpt, Mode, ModeOpt, TimestepsOpt
 def check_equivalence_cmd(
     net: NetOpt = None,
     spikes: SpikesOpt = None,
+    dt: DtOpt = None,
     hw: HwOpt = "dynapse-paper",
     crossbar: CrossbarOpt = None,
     fanin: FaninOpt = None,
@@ -51,7 +53,7 @@ def check_equivalence_cmd(
 
     hardware = load_hardware(hw, crossbar, fanin)
     check_spec(decompose_spec, hardware)
-    network = load_net(net, spikes, seed)
+    network = load_net(net, spikes, seed, dt=dt)
     dec = decompose(network, hardware, decompose_spec)
     report = check_equivalence(dec, mode=str(mode), timesteps=timesteps, input_rate=input_rate, seed=seed)
     doc = {"net": network.name, **report.to_dict()}

@@ -14,6 +14,7 @@ import typer
 
 from mapopt.cli.common import (
     CrossbarOpt,
+    DtOpt,
     FaninOpt,
     HwOpt,
     JsonOpt,
@@ -49,6 +50,7 @@ DEFAULT_STRATEGIES_TEXT = "prune-first, prune-magnitude, chain:2, best"
 def run(
     net: NetOpt = None,
     spikes: SpikesOpt = None,
+    dt: DtOpt = None,
     merge_duplicates: MergeOpt = False,
     hw: HwOpt = "dynapse-paper",
     crossbar: CrossbarOpt = None,
@@ -100,7 +102,7 @@ def run(
         require_sanafe()
         check_hardware(hardware)
     with output_dir(out) as target, output_dir(sanafe, option="--sanafe") as sanafe_target:  # checked before work
-        network = load_net(net, spikes, seed, default=DEFAULT_NET, merge_duplicates=merge_duplicates)
+        network = load_net(net, spikes, seed, default=DEFAULT_NET, merge_duplicates=merge_duplicates, dt=dt)
         budget = Budget(time_limit=time_limit, seed=seed)
         with progress.live(console, enabled=not quiet):
             runs = run_strategies(

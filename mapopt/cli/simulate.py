@@ -10,6 +10,7 @@ import typer
 
 from mapopt.cli.common import (
     CrossbarOpt,
+    DtOpt,
     FaninOpt,
     HwOpt,
     JsonOpt,
@@ -55,6 +56,7 @@ DecomposeOpt = Annotated[
 def simulate_cmd(
     net: NetOpt = None,
     spikes: SpikesOpt = None,
+    dt: DtOpt = None,
     hw: HwOpt = "dynapse-paper",
     crossbar: CrossbarOpt = None,
     fanin: FaninOpt = None,
@@ -85,7 +87,7 @@ def simulate_cmd(
         check_spec(decompose_spec, hardware)
     if out is not None:
         check_output_file(out, suffixes=(".json", ".npz"))
-    network = load_net(net, spikes, seed)
+    network = load_net(net, spikes, seed, dt=dt)
     if decompose_spec is None:
         result = simulate(network, timesteps=timesteps, input_rate=input_rate, seed=seed)
         strategy = None

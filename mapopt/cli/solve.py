@@ -15,6 +15,7 @@ import typer
 
 from mapopt.cli.common import (
     CrossbarOpt,
+    DtOpt,
     FaninOpt,
     HwOpt,
     JsonOpt,
@@ -58,6 +59,7 @@ def default_decomposition(net: Network, hw: Hardware) -> str:
 def solve(
     net: NetOpt = None,
     spikes: SpikesOpt = None,
+    dt: DtOpt = None,
     hw: HwOpt = "dynapse-paper",
     crossbar: CrossbarOpt = None,
     fanin: FaninOpt = None,
@@ -118,7 +120,7 @@ def solve(
     exact = solver_class(solver).exact
     limit = time_limit if time_limit is not None else (DEFAULT_TIME_LIMIT if exact else None)
     with output_dir(out) as target:  # checked and locked before any work
-        network = load_net(net, spikes, seed)
+        network = load_net(net, spikes, seed, dt=dt)
         decomposition = decompose or default_decomposition(network, hardware)
         budget = Budget(time_limit=limit, seed=seed, threads=threads)
         shown = "no time limit" if limit is None else f"limit {limit:g} s"

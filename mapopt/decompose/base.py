@@ -169,6 +169,10 @@ def assemble(
 
     is_input = net.is_input[origin]
     unit_spikes = net.spikes[origin].copy()
+    # Only the root keeps the neuron's dynamics: its constant input (bias) too. A non-root
+    # unit passes on a pure sum of its inputs; giving it the bias as well would add it once
+    # per unit.
+    bias = np.where(level == 0, net.bias[origin], 0.0)
     prime = Network(
         name=f"{net.name}/{strategy}" + ("" if arity is None else f":{arity}"),
         is_input=is_input,
@@ -181,6 +185,9 @@ def assemble(
         threshold=net.threshold[origin],
         leak=net.leak[origin],
         layer=net.layer[origin],
+        bias=bias,
+        reset=net.reset[origin],
+        task=net.task,
     )
     spikes = upper_traffic(prime, level)
     prime = Network(
@@ -195,6 +202,9 @@ def assemble(
         threshold=prime.threshold,
         leak=prime.leak,
         layer=prime.layer,
+        bias=prime.bias,
+        reset=prime.reset,
+        task=prime.task,
     )
     return Decomposition(
         original=net,

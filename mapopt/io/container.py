@@ -3,7 +3,9 @@
 One schema, two encodings chosen by the file suffix: ``.json`` (readable, for small
 files) holds the metadata and every array as a list; ``.npz`` (compressed numpy, for
 large files) holds the arrays natively and the metadata as a JSON string in the array
-``__meta__``. Both carry ``format`` (the kind of file) and ``version``. Writes go to a
+``__meta__``. Both carry ``format`` (the kind of file) and ``version``: files are written
+at :data:`VERSION` and read at any of :data:`READABLE` (what changed between versions is
+in docs/formats.md; the readers fill in what an older version lacks). Writes go to a
 temporary file in the same folder and are renamed into place, so a failed or
 interrupted write never leaves a half-written file.
 
@@ -27,7 +29,10 @@ from mapopt.errors import InputError
 from mapopt.io.outdir import atomic_write
 from mapopt.resources import check_bytes
 
-VERSION = 1
+#: The version written. 2: neurons carry ``bias`` and ``reset`` arrays and networks a ``task``.
+VERSION = 2
+#: The versions read.
+READABLE = (1, 2)
 SUFFIXES = (".json", ".npz")
 #: Integers stored in mapopt files stay below this magnitude (int64 with headroom for sums).
 INT_LIMIT = 2**62
@@ -80,8 +85,9 @@ def read_container(path: Path, kind: str) -> tuple[dict[str, Any], dict[str, np.
     if found != kind:
         raise InputError(f"expected a {kind!r} file, found format {found!r}", source=src)
     version = meta.get("version")
-    if type(version) is not int or version != VERSION:
-        raise InputError(f"unsupported {kind} version {version!r} (this mapopt reads {VERSION})", source=src)
+    if type(version) is not int or version not in READABLE:
+        known = ", ".join(map(str, READABLE))
+        raise InputError(f"unsupported {kind} version {version!r} (this mapopt reads versions {known})", source=src)
     return meta, arrays
 
 

@@ -1,6 +1,7 @@
 """mapopt's own network file (``format: mapopt-network``), schema in docs/formats.md.
 
-The same fields, under a prefix, also describe N and N' inside a mapping file.
+The same fields, under a prefix, also describe N and N' inside a mapping file. Version 1
+files have no ``bias``, ``reset`` or ``task``: their neurons had neither (zeros, no task).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from mapopt.io.container import (
 from mapopt.network import MAX_NEURONS, MAX_TIMESTEPS, Network
 
 KIND = "mapopt-network"
-ARRAYS = ("is_input", "pre", "post", "weight", "spikes", "threshold", "leak", "layer")
+ARRAYS = ("is_input", "pre", "post", "weight", "spikes", "threshold", "leak", "layer", "bias", "reset")
+#: Arrays that version 1 files do not have.
+SINCE_VERSION_2 = ("bias", "reset")
 
 
 def network_parts(net: Network, prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -33,6 +36,7 @@ def network_parts(net: Network, prefix: str = "") -> tuple[dict[str, Any], dict[
         f"{prefix}neurons": net.n_neurons,
         f"{prefix}timesteps": net.timesteps,
         f"{prefix}spike_source": net.spike_source,
+        f"{prefix}task": net.task,
     }
     arrays = {f"{prefix}{k}": getattr(net, k) for k in ARRAYS}
     return meta, arrays
@@ -45,6 +49,8 @@ def network_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], src:
     ``spike_source`` strings, ``neurons`` and ``timesteps`` integers in range, ``is_input``
     booleans, ``pre``/``post``/``layer`` integers, the other arrays real numbers, each of
     the right length; :meth:`Network.build` then checks ids, weights, spikes and parameters.
+    A version 1 file has no ``bias``, ``reset`` or ``task`` (zeros and none); ``task`` is a
+    string or null.
     """
     name = meta_str(meta, f"{prefix}name", src)
     n = meta_int(meta, f"{prefix}neurons", src, high=MAX_NEURONS)
@@ -52,7 +58,11 @@ def network_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], src:
     spike_source = meta_str(meta, f"{prefix}spike_source", src, default="file")
     is_input = need_bools(arrays, f"{prefix}is_input", src)
     ints = {k: need_ints(arrays, f"{prefix}{k}", src) for k in ("pre", "post", "layer")}
-    floats = {k: need_floats(arrays, f"{prefix}{k}", src) for k in ("weight", "spikes", "threshold", "leak")}
+    names = ["weight", "spikes", "threshold", "leak", *(SINCE_VERSION_2 if meta.get("version") != 1 else ())]
+    floats = {k: need_floats(arrays, f"{prefix}{k}", src) for k in names}
+    task = meta.get(f"{prefix}task")
+    if task is not None and not isinstance(task, str):
+        raise InputError(f"field {prefix}task must be a string or null, got {task!r}", source=src)
     for k, arr in {"is_input": is_input, **ints, **floats}.items():
         if k not in ("pre", "post", "weight") and len(arr) != n:
             raise InputError(f"array {prefix + k!r} has {len(arr)} entries, expected {n} (neurons)", source=src)
@@ -78,6 +88,9 @@ def network_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], src:
             threshold=floats["threshold"],
             leak=floats["leak"],
             layer=layer.astype(np.int32),
+            bias=floats.get("bias"),
+            reset=floats.get("reset"),
+            task=task,
         )
     except InputError as err:
         raise err.with_source(src) from None
