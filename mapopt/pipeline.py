@@ -22,6 +22,7 @@ from mapopt.errors import InputError
 from mapopt.hardware import Hardware
 from mapopt.network import Network
 from mapopt.problem import DEFAULT_OBJECTIVE, MappingProblem
+from mapopt.quality import with_task_traffic
 from mapopt.registry import make_solver, solver_class, solver_names
 from mapopt.simulate import with_simulated_traffic
 from mapopt.solver import Budget, SolveResult, Status
@@ -116,18 +117,23 @@ def run_strategy(
 
     ``traffic`` is how non-root units' spikes are counted (docs/model.md, section 3):
     ``upper`` (the paper's sum of input spikes, on the network's own spike counts) or
-    ``simulated``: N' is simulated in exact mode on inputs firing with probability 0.2 per
-    step (seeded by the budget), and every spike count, inputs' and roots' included, comes
-    from that run (recorded in the spike provenance); non-root units count the steps in
-    which they send a nonzero partial sum. ``inputs`` (``bool[T, n_inputs]``) replaces those
-    random inputs by given trains.
+    ``simulated``: N' is simulated in exact mode and every spike count, inputs' and roots'
+    included, comes from that run (recorded in the spike provenance); non-root units count
+    the steps in which they send a nonzero partial sum. The inputs are ``inputs``
+    (``bool[T, n_inputs]``) when given; else, for a net trained for a task (``digits-mlp``,
+    ``digits-cnn``), its real inputs, the task's test images (counts are means per image
+    window, :func:`mapopt.quality.with_task_traffic`); else inputs firing with probability
+    0.2 per step, seeded by the budget.
     """
     if traffic not in TRAFFIC_MODES:
         raise InputError(f"traffic must be one of {', '.join(TRAFFIC_MODES)}, got {traffic!r}", source="--traffic")
     decomposition_spec, solver_name = split_strategy(spec, hw, default_solver)
     dec = decompose(net, hw, decomposition_spec)
     if traffic == "simulated":
-        dec = with_simulated_traffic(dec, inputs, seed=budget.seed)
+        if inputs is None and net.task is not None:
+            dec = with_task_traffic(dec)
+        else:
+            dec = with_simulated_traffic(dec, inputs, seed=budget.seed)
     problem = MappingProblem(dec, hw, objective)
     solver = make_solver(solver_name, **(solver_params or {}))
     result = solver.solve(problem, budget)

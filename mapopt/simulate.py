@@ -128,7 +128,7 @@ def _check_inputs(
     if timesteps is not None and inputs.shape[0] != T:
         raise InputError(f"input trains have {inputs.shape[0]} steps, but timesteps={T}", source="--inputs")
     inputs = inputs.astype(bool)
-    return inputs, f"given trains (mean {inputs.mean():.3g} spikes/step)"
+    return inputs, f"given trains (mean {inputs.mean() if inputs.size else 0.0:.3g} spikes/step)"
 
 
 def _leak_step(potential: np.ndarray, leak: np.ndarray, leaky: np.ndarray) -> None:

@@ -156,7 +156,8 @@ TrafficOpt = Annotated[
     typer.Option(
         "--traffic",
         help="Non-root unit traffic: upper (the paper's sum of input spikes) or simulated "
-        "(re-simulate N' on seeded random inputs; all spike counts then come from that run).",
+        "(re-simulate N' on seeded random inputs, or a trained net's test images; all spike counts "
+        "then come from that run).",
     ),
 ]
 ObjectiveOpt = Annotated[

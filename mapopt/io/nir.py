@@ -612,7 +612,8 @@ def to_nir(
     is_unit = np.zeros(net.n_neurons, bool) if dec is None else dec.compute & (dec.level > 0)
     layer = net.layer if dec is None else dec.original.layer[dec.origin]
     kind = np.where(net.is_input, 0, np.where(is_unit, 2, 1))
-    sub = np.where(is_unit, 0 if dec is None else dec.level, net.leak > 0)
+    # inputs form one group whatever their (meaningless) leak; compute neurons split into IF and LIF groups
+    sub = np.where(is_unit, 0 if dec is None else dec.level, ~net.is_input & (net.leak > 0))
     keys, group = np.unique(
         np.stack([kind, np.where(net.is_input, 0, layer), sub], axis=1), axis=0, return_inverse=True
     )
