@@ -186,7 +186,7 @@ def test_cli_quality(cli, tmp_path: Path) -> None:
     gains = {(g["fanin"]): g for g in doc["gains"]}
     assert gains[16]["gain_vs_prune-first"] == pytest.approx(100 * (snn - rows[(16, "prune-first")]["accuracy"]))
     assert doc["paper_gain_pp"] == [0.8, 4.6]
-    assert sorted(p.name for p in out.iterdir()) == ["quality.json", "quality.md", "quality.png"]
+    assert sorted(p.name for p in out.iterdir()) == [".mapopt-output", "quality.json", "quality.md", "quality.png"]
     assert (out / "quality.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "quality.json").read_text())["results"] == doc["results"]
     assert "| digits-mlp | 16 | tree |" in (out / "quality.md").read_text()
@@ -196,7 +196,7 @@ def test_cli_quality(cli, tmp_path: Path) -> None:
     ("args", "needle"),
     [
         (["--net", "mlp-16-8-4"], "not a trained catalog net"),
-        (["--fanin", "1"], "[fanin]"),
+        (["--fanin", "1"], "--fanin"),
         (["--fanin", "512"], "fanin"),
         (["--decompose", "spiral"], "unknown decomposition strategy"),
     ],
@@ -213,5 +213,12 @@ def test_cli_quality_out_must_be_a_folder(cli, tmp_path: Path) -> None:
     path = tmp_path / "file"
     path.write_text("keep me")
     result = cli("quality", "--out", str(path))
-    assert result.code == 2 and "not a folder" in result.stderr
+    assert result.code == 2 and "--out" in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert path.read_text() == "keep me"
+
+
+def test_cli_defaults_are_the_studys() -> None:
+    from mapopt.cli.quality import DEFAULT_FANINS_TEXT, DEFAULT_STRATEGIES_TEXT
+    from mapopt.quality.study import FANINS, STRATEGIES
+
+    assert ", ".join(map(str, FANINS)) == DEFAULT_FANINS_TEXT and ", ".join(STRATEGIES) == DEFAULT_STRATEGIES_TEXT

@@ -235,11 +235,11 @@ def emit_json(obj: dict[str, Any]) -> None:
 
 
 #: Columns shown left-aligned (text); the others are numbers, right-aligned.
-TEXT_COLUMNS = ("strategy", "solver", "status", "name", "field", "metric", "description", "syntax", "value",
+TEXT_COLUMNS = ("net", "strategy", "solver", "status", "name", "field", "metric", "description", "syntax", "value",
                 "message", "spikes", "assumed", "params", "tier", "mesh", "crossbar", "file", "mapping",
                 "decomposition")  # fmt: skip
 #: Columns a user types (names): never wrapped or cut.
-NAME_COLUMNS = ("name", "strategy", "mapping")
+NAME_COLUMNS = ("name", "net", "strategy", "mapping")
 
 
 def table(title: str, columns: Sequence[str], rows: list[dict[str, Any]], *, caption: str | None = None) -> Table:

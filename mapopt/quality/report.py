@@ -1,47 +1,30 @@
 """Reports of the model-quality study: JSON, a Markdown table, and the accuracy plot (PNG).
 
-:func:`write_report` writes ``quality.json``, ``quality.md`` and ``quality.png`` into a
-folder as one unit: everything is written into a temporary sibling folder that is then
-renamed into place (an existing folder is replaced only after the new one is complete),
-so an interrupted run leaves the folder complete or absent.
+:func:`write_files` writes ``quality.json``, ``quality.md`` and ``quality.png`` into a
+folder; ``mapopt quality --out DIR`` gives it the staging folder of
+:func:`mapopt.io.outdir.output_dir`, so the report is written as one unit.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from mapopt.errors import InputError
 from mapopt.quality.study import PAPER_GAIN, PRUNES, gains
 from mapopt.report import fmt
 
-#: Terminal table columns (80 columns); ``--wide`` adds :data:`WIDE_COLUMNS`.
+#: Terminal table columns (80 columns); ``--wide`` shows :data:`WIDE_COLUMNS`. ``delta`` is in percentage points.
 COLUMNS = ["net", "fanin", "strategy", "accuracy", "delta", "pruned_synapses", "equivalent"]
 WIDE_COLUMNS = [*COLUMNS, "pruned_weight_fraction", "units", "depth", "spikes", "same_as", "status", "message"]
 HEADINGS = {
     "fanin": "F",
-    "delta": "vs SNN (pp)",
+    "delta": "vs SNN",
     "pruned_synapses": "pruned",
     "pruned_weight_fraction": "pruned |w|",
     "equivalent": "N'=N",
     "spikes": "spikes/img",
 }
-
-
-def check_out(out: Path) -> None:
-    """``--out`` must be a folder (or not exist yet) in an existing, writable parent; checked before any work."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a folder", source=f"--out {out}")
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise InputError(f"parent folder {parent} does not exist", source=f"--out {out}")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"parent folder {parent} is not writable", source=f"--out {out}")
 
 
 def document(rows: list[dict[str, Any]], meta: dict[str, Any]) -> dict[str, Any]:
@@ -128,26 +111,10 @@ def plot(doc: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(out: Path, doc: dict[str, Any]) -> list[Path]:
-    """Write ``quality.json``, ``quality.md`` and ``quality.png`` into ``out`` as one unit (module docstring)."""
-    out = Path(out)
-    check_out(out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the report folder is an ordinary one
-    try:
-        (tmp / "quality.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
-        (tmp / "quality.md").write_text(markdown(doc))
-        plot(doc, tmp / "quality.png")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.resolve().parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return [out / "quality.json", out / "quality.md", out / "quality.png"]
+def write_files(folder: Path, doc: dict[str, Any]) -> list[str]:
+    """Write ``quality.json``, ``quality.md`` and ``quality.png`` into ``folder``; returns their names."""
+    folder = Path(folder)
+    (folder / "quality.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    (folder / "quality.md").write_text(markdown(doc))
+    plot(doc, folder / "quality.png")
+    return ["quality.json", "quality.md", "quality.png"]

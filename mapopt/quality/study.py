@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,8 +85,8 @@ def run_study(
     fanins: list[int] | tuple[int, ...] = FANINS,
     strategies: list[str] | tuple[str, ...] = STRATEGIES,
     progress: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
-    """One row per (net, kind, fan-in limit, strategy); see the module docstring.
+) -> Iterator[dict[str, Any]]:
+    """One row per (net, kind, fan-in limit, strategy), yielded as measured; see the module docstring.
 
     Row fields: ``net``, ``fanin`` (None for ANN and SNN), ``strategy``, ``kind`` (ann,
     snn, prune, decomposition), ``accuracy``, ``delta`` (accuracy - the SNN's, in
@@ -94,28 +94,28 @@ def run_study(
     ``depth``, ``equivalent`` (decompositions: N' spikes like N on every test image),
     ``spikes`` (compute spikes per test image), ``status`` (ok, error), ``message``,
     ``same_as`` and ``wall_s``. A strategy that fails (an arity above F, a depth limit) is
-    a row with status ``error`` and the reason; it never ends the study.
+    a row with status ``error`` and the reason; it never ends the study. The request is
+    checked (:func:`check_request`) before the first row.
     """
     from mapopt.registry import catalog
 
     check_request(list(nets), list(fanins), list(strategies), hw)
     say = progress or (lambda _msg: None)
-    rows: list[dict[str, Any]] = []
     for name in nets:
         say(f"{name}: building (training and conversion)")
         net = catalog()[name].build()
         task = task_named(net.task or str(catalog()[name].facts["task"]))
         start = time.perf_counter()
         ann = ann_accuracy(net, task)
-        rows.append({**_base_row(net, None, "ANN", "ann"), "accuracy": ann, "status": "ok",
-                     "wall_s": time.perf_counter() - start})
+        yield {**_base_row(net, None, "ANN", "ann"), "accuracy": ann, "status": "ok",
+               "wall_s": time.perf_counter() - start}
         say(f"{name}: simulating the SNN on the test set")
         start = time.perf_counter()
         snn = evaluate(net, task)
         compute = ~net.is_input
-        rows.append({**_base_row(net, None, "SNN", "snn"), "accuracy": snn.accuracy, "status": "ok",
-                     "units": int(compute.sum()), "depth": 1, "pruned_synapses": 0, "pruned_weight_fraction": 0.0,
-                     "spikes": float(snn.mean_counts[compute].sum()), "wall_s": time.perf_counter() - start})
+        yield {**_base_row(net, None, "SNN", "snn"), "accuracy": snn.accuracy, "status": "ok",
+               "units": int(compute.sum()), "depth": 1, "pruned_synapses": 0, "pruned_weight_fraction": 0.0,
+               "spikes": float(snn.mean_counts[compute].sum()), "wall_s": time.perf_counter() - start}
         done: dict[str, _Done] = {}
         for f in fanins:
             limit = customise(hw, fanin=f)
@@ -128,12 +128,12 @@ def run_study(
                     check_spec(spec, limit)
                     dec = decompose(net, limit, spec)
                 except InputError as err:
-                    rows.append({**row, "status": "error", "message": err.message})
+                    yield {**row, "status": "error", "message": err.message}
                     continue
                 key = _fingerprint(dec)
                 if key in done:
-                    rows.append({**row, **done[key].fields, "same_as": _label(done[key].row),
-                                 "wall_s": time.perf_counter() - start})
+                    yield {**row, **done[key].fields, "same_as": _label(done[key].row),
+                           "wall_s": time.perf_counter() - start}
                     continue
                 ev = evaluate(dec, task, check=kind == "decomposition")
                 roots = ~dec.network.is_input[: net.n_neurons]  # the original neurons: what the net computes
@@ -148,9 +148,8 @@ def run_study(
                     "spikes": float(ev.mean_counts[: net.n_neurons][roots].sum()),
                     "status": "ok",
                 }
-                rows.append({**row, **fields, "wall_s": time.perf_counter() - start})
                 done[key] = _Done(row, fields)
-    return rows
+                yield {**row, **fields, "wall_s": time.perf_counter() - start}
 
 
 def _label(row: dict[str, Any]) -> str:
