@@ -23,7 +23,7 @@ special case); a compute neuron's potential loses the fraction ``leak`` of itsel
 (``leak = 0``: integrate-and-fire), adds its weighted input and its constant ``bias``,
 spikes when it reaches ``threshold`` and is then set to its ``reset`` potential (0 unless
 the net says otherwise). This is the forward-Euler step of NIR's LIF/IF neurons, with a
-nonzero ``v_leak`` carried as the bias ``leak * v_leak`` (see :mod:`mapopt.io.nir`). In N',
+nonzero ``v_leak`` carried as the bias ``leak * v_leak / gain`` (see :mod:`mapopt.io.nir`). In N',
 only root units have this state (and the bias); a non-root
 unit passes the sum of its weighted raw inputs and its children's partial sums to its
 parent. Mode ``exact``: partial sums move within the step (the root sees exactly the

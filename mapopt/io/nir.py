@@ -376,7 +376,8 @@ def neuron_params(name: str, node: Any, size: int, dt: float) -> NeuronParams:
       at once. That is reported as a :class:`~mapopt.errors.ModelWarning` (unless tau_syn
       is one step, when there is nothing to spread);
     - LI, CubaLI and I never spike: threshold ``inf`` (made unreachable but finite by
-      :func:`from_nir`), no bias or reset (they change no spike).
+      :func:`from_nir`), no bias or reset (they change no spike). Their potential, the
+      readout, is not simulated, which a warning says once per node.
 
     A time constant below ``dt`` would make the Euler step overshoot; the leak is clipped
     to 1 (the potential forgets everything each step) and a warning names the node.
@@ -405,6 +406,12 @@ def neuron_params(name: str, node: Any, size: int, dt: float) -> NeuronParams:
     threshold = np.full(size, np.inf)
     np.divide(vth, gain, out=threshold, where=ok)
     leak = np.zeros(size) if tau is None else dt / tau
+    if not isinstance(node, (nir.IF, nir.LIF, nir.CubaLIF)):  # LI, CubaLI, I: a readout that never spikes
+        params = ", ".join(k for k in ("tau", "tau_syn", "tau_mem", "r", "v_leak", "w_in") if hasattr(node, k))
+        _warn(name, node, f"potential ({params})",
+              "is not simulated: a non-spiking readout; its neurons are mapped but never spike")
+        return NeuronParams(threshold=threshold, leak=np.minimum(leak, 1.0), bias=np.zeros(size),
+                            reset=np.zeros(size))
     if np.any(leak > 1.0):
         _warn(name, node, "tau_mem" if hasattr(node, "tau_mem") else "tau",
               f"below the step dt={dt:g} (down to {float(tau.min()):.3g}): the leak is clipped to 1 per step")
@@ -417,16 +424,12 @@ def neuron_params(name: str, node: Any, size: int, dt: float) -> NeuronParams:
             _warn(name, node, "tau_syn",
                   f"(a synaptic current filter of {steps} steps at dt={dt:g}) is not modelled: "
                   "each input's total charge w_in arrives in one step")
-    bias, reset = np.zeros(size), np.zeros(size)
-    spiking = isinstance(node, (nir.IF, nir.LIF, nir.CubaLIF))
-    if spiking:
-        scale = np.zeros(size)
-        np.divide(1.0, gain, out=scale, where=ok)
-        reset = _param(node, "v_reset", size) * scale
-        if isinstance(node, (nir.LIF, nir.CubaLIF)):
-            bias = leak * _param(node, "v_leak", size) * scale
-        if not (np.all(np.isfinite(reset)) and np.all(np.isfinite(bias))):
-            raise InputError(f"NIR node {name!r} ({kind}): v_leak and v_reset must be finite")
+    scale = np.zeros(size)
+    np.divide(1.0, gain, out=scale, where=ok)
+    reset = _param(node, "v_reset", size) * scale
+    bias = np.zeros(size) if isinstance(node, nir.IF) else leak * _param(node, "v_leak", size) * scale
+    if not (np.all(np.isfinite(reset)) and np.all(np.isfinite(bias))):
+        raise InputError(f"NIR node {name!r} ({kind}): v_leak and v_reset must be finite")
     return NeuronParams(threshold=threshold, leak=leak, bias=bias, reset=reset)
 
 
