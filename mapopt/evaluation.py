@@ -129,7 +129,8 @@ def _check_decomposition(dec: Decomposition) -> list[Violation]:
     - ids: N' keeps N's neurons as its first n ids, each its own root (origin v, level 0);
       an extra unit (id >= n) is a non-root (level >= 1) of a compute neuron, and every
       neuron of N' is an input exactly when its origin is;
-    - roots keep their neuron's threshold and leak (they apply its dynamics);
+    - roots keep their neuron's threshold, leak, bias and reset potential (they apply its
+      dynamics), and non-root units carry no bias (they pass on a pure sum);
     - positions: the units of a neuron are numbered 0..u-1 without repeats, the root last;
     - a raw synapse of N' realises its original synapse: same pre-synaptic neuron, a unit
       of the same post-synaptic neuron, the same weight;
@@ -162,10 +163,17 @@ def _check_decomposition(dec: Decomposition) -> list[Violation]:
                              bool(net.is_input[u]), "a unit is an input exactly when its neuron is"))  # fmt: skip
     roots = np.flatnonzero(~orig.is_input)
     params = (net.threshold[roots] != orig.threshold[roots]) | (net.leak[roots] != orig.leak[roots])
+    params |= (net.bias[roots] != orig.bias[roots]) | (net.reset[roots] != orig.reset[roots])
     for v in roots[_first(params)]:
-        out.append(Violation("decomposition", f"root {v}", f"threshold {orig.threshold[v]}, leak {orig.leak[v]}",
-                             f"threshold {net.threshold[v]}, leak {net.leak[v]}",
+        out.append(Violation("decomposition", f"root {v}",
+                             f"threshold {orig.threshold[v]}, leak {orig.leak[v]}, bias {orig.bias[v]}, "
+                             f"reset {orig.reset[v]}",
+                             f"threshold {net.threshold[v]}, leak {net.leak[v]}, bias {net.bias[v]}, "
+                             f"reset {net.reset[v]}",
                              "a root applies its neuron's dynamics"))  # fmt: skip
+    for u in _first(~kept & (net.bias != 0)):
+        out.append(Violation("decomposition", f"unit {u} (neuron {origin[u]})", 0.0, float(net.bias[u]),
+                             "a non-root unit passes on a pure sum: no bias"))  # fmt: skip
     if out:
         return out
     units = np.bincount(origin, minlength=n)

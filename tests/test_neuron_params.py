@@ -278,3 +278,27 @@ def test_cli_dt_option(cli, tmp_path: Path) -> None:
     for args in (["--net", "mlp:4-2", "--dt", "1e-3"], ["--net", str(path), "--dt", "-1"]):
         bad = cli("simulate", *args)
         assert bad.code == 2 and bad.stderr.count("\n") == 1 and "--dt" in bad.stderr, bad.stderr
+
+
+def test_the_validator_wants_the_bias_and_reset_on_the_root_alone() -> None:
+    from dataclasses import replace
+
+    from mapopt.evaluation import check
+    from mapopt.problem import MappingProblem
+    from mapopt.registry import make_solver
+    from mapopt.solver import Budget
+
+    hw = Hardware(name="t", rows=8, columns=16, fanin=3, crossbars_per_tile=4, mesh=None)
+    dec = decompose(random_params_net(5), hw, "tree:3")
+    mapping = make_solver("paper").solve(MappingProblem(dec, hw), Budget(seed=0)).mapping
+    assert check(dec, hw, mapping) == []
+    prime = dec.network
+    root = int(np.flatnonzero(dec.compute & (dec.level == 0) & (prime.bias != 0))[0])
+    unit = int(np.flatnonzero(dec.level > 0)[0])
+    for label, changes in (("reset", {"reset": prime.reset + (np.arange(prime.n_neurons) == root)}),
+                           ("bias", {"bias": np.where(np.arange(prime.n_neurons) == root, 0.0, prime.bias)}),
+                           ("no bias", {"bias": prime.bias + (np.arange(prime.n_neurons) == unit)})):
+        tampered = replace(dec, network=replace(prime, **changes))
+        v = check(tampered, hw, mapping)
+        assert {x.constraint for x in v} == {"decomposition"}, label
+        assert (f"root {root}" if label != "no bias" else f"unit {unit}") in v[0].item, label
