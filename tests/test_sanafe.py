@@ -281,3 +281,23 @@ def test_captured_stdout_keeps_chatter_and_is_restored_after_an_interrupt(capfd)
     print("mapopt's own output", flush=True)
     assert capfd.readouterr().out == "mapopt's own output\n"
     assert chatter.getvalue() == "from Python\nfrom C\n"
+
+
+def test_biases_and_reset_potentials_reach_sanafe() -> None:
+    """A net whose neurons carry biases and reset potentials (on the 1/8 grid) spikes in SANA-FE's own
+    dynamics exactly as in mapopt's simulator."""
+    net = dyadic_net()
+    compute = ~net.is_input
+    rng = np.random.default_rng(0)
+    biased = replace(
+        net,
+        bias=np.where(compute, np.round(rng.uniform(-0.25, 0.5, net.n_neurons) * 8) / 8, 0.0),
+        reset=np.where(compute, np.round(rng.uniform(-0.5, 0.5, net.n_neurons) * 8) / 8, 0.0),
+    )
+    inputs = make_inputs(biased, timesteps=STEPS, input_rate=0.3, seed=3)
+    counts = simulate(biased, inputs).counts
+    assert counts[compute].sum() != simulate(net, inputs).counts[compute].sum()  # the parameters matter here
+    dec = decompose(biased, LOIHI, "none")
+    mapping = make_solver("greedy").solve(MappingProblem(dec, LOIHI), Budget(seed=0)).mapping
+    run = run_model(build_model(dec, LOIHI, mapping, inputs, activity="functional"))
+    assert np.array_equal(run.spike_counts, counts)

@@ -31,8 +31,9 @@ How mapopt's model maps onto SANA-FE's (docs/sanafe.md has the whole story):
 Two ways to drive the SANA-FE neurons (``activity``):
 
 - ``functional``: SANA-FE runs the dynamics. Inputs replay given trains; every neuron of N
-  is a leaky integrate-and-fire neuron with mapopt's threshold and leak (weights and
-  thresholds scaled by :data:`WEIGHT_SCALE`, see there); a relay unit fires in each step in
+  is a leaky integrate-and-fire neuron with mapopt's threshold, leak, bias and reset potential
+  (weights, thresholds, biases and resets scaled by :data:`WEIGHT_SCALE`, see there); a relay unit
+  fires in each step in
   which it received at least one spike (its input weights are |w|). Undecomposed nets
   spike exactly as mapopt's simulator when their weights and thresholds sit on SANA-FE's
   potential grid (the tests check it); a decomposed neuron does not compute its original
@@ -488,18 +489,20 @@ def build_model(
     if functional:
         threshold = np.where(relay, 0.0, net.threshold * WEIGHT_SCALE - THRESHOLD_OFFSET)
         leak_decay = np.where(relay, 0.0, 1.0 - net.leak)
+        bias = np.where(relay, 0.0, net.bias * WEIGHT_SCALE)  # a root's constant input; relays pass spikes
+        reset = np.where(relay, 0.0, net.reset * WEIGHT_SCALE)
     else:
         threshold = np.full(net.n_neurons, REPLAY_THRESHOLD)
         leak_decay = np.ones(net.n_neurons)
+        bias = reset = np.zeros(net.n_neurons)
     input_column = np.cumsum(net.is_input) - 1  # column of each input neuron in ``inputs``
     tiles = arch.tiles
     handles = []
     for g in plan.groups:
         ids = g.neurons
-        uniform = g.is_input or (
-            np.all(threshold[ids] == threshold[ids[0]]) and np.all(leak_decay[ids] == leak_decay[ids[0]])
-        )
-        attrs = {} if g.is_input or not uniform else _lif(threshold[ids[0]], leak_decay[ids[0]])
+        params = (threshold, leak_decay, bias, reset)
+        uniform = g.is_input or all(np.all(p[ids] == p[ids[0]]) for p in params)
+        attrs = {} if g.is_input or not uniform else _lif(*(p[ids[0]] for p in params))
         group = snn.create_neuron_group(g.name, len(ids), model_attributes=attrs, log_spikes=functional)
         for i, neuron in enumerate(ids.tolist()):
             if g.is_input:
@@ -508,7 +511,7 @@ def build_model(
                     model_attributes={"spikes": inputs[:, input_column[neuron]].tolist()},
                 )
             elif not uniform:
-                group[i].set_attributes(model_attributes=_lif(threshold[neuron], leak_decay[neuron]))
+                group[i].set_attributes(model_attributes=_lif(*(p[neuron] for p in params)))
         group.map_to_core(tiles[g.tile].cores[g.core])
         handles.append(group)
     weight = _edge_weights(dec, functional)
@@ -528,8 +531,8 @@ def build_model(
     return SanafeModel(sanafe, plan, arch, snn, activity, dec, int(inputs.shape[0]))
 
 
-def _lif(threshold: float, leak_decay: float) -> dict[str, float]:
-    return {"threshold": float(threshold), "leak_decay": float(leak_decay), "reset": 0.0}
+def _lif(threshold: float, leak_decay: float, bias: float, reset: float) -> dict[str, float]:
+    return {"threshold": float(threshold), "leak_decay": float(leak_decay), "bias": float(bias), "reset": float(reset)}
 
 
 def _edge_weights(dec: Decomposition, functional: bool) -> np.ndarray:
