@@ -32,9 +32,8 @@ Two ways to drive the SANA-FE neurons (``activity``):
 
 - ``functional``: SANA-FE runs the dynamics. Inputs replay given trains; every neuron of N
   is a leaky integrate-and-fire neuron with mapopt's threshold, leak, bias and reset potential
-  (weights, thresholds, biases and resets scaled by :data:`WEIGHT_SCALE`, see there); a relay unit
-  fires in each step in
-  which it received at least one spike (its input weights are |w|). Undecomposed nets
+  (weights, thresholds, biases and resets scaled by :data:`WEIGHT_SCALE`, see there); a relay
+  unit fires in each step in which it received at least one spike (its input weights are |w|). Undecomposed nets
   spike exactly as mapopt's simulator when their weights and thresholds sit on SANA-FE's
   potential grid (the tests check it); a decomposed neuron does not compute its original
   function, because relays pass spikes, not sums.
