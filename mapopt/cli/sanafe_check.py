@@ -17,6 +17,7 @@ import typer
 
 from mapopt.cli.common import (
     CrossbarOpt,
+    DtOpt,
     FaninOpt,
     JsonOpt,
     MeshOpt,
@@ -75,6 +76,7 @@ def _split(value: str | None) -> list[str]:
 
 def sanafe_check(
     net: NetOpt = None,
+    dt: DtOpt = None,
     hw: Annotated[
         str | None, typer.Option("--hw", metavar="PRESET", help=f"Hardware preset (default {DEFAULT_HW}).")
     ] = None,
@@ -180,7 +182,7 @@ def sanafe_check(
                 check_spec(decompose, hardware)
             bare = [s for s in labels if s != "best" and "@" not in s]
             check_strategies([s if s == "best" or "@" in s else f"none@{s}" for s in labels], hardware)
-            network = load_net(net, seed=seed)
+            network = load_net(net, seed=seed, dt=dt)
             default = decompose or ("none" if network.max_fanin <= hardware.fanin else "auto")
             specs = [f"{default}@{s}" if s in bare else s for s in labels]
             inputs = make_inputs(network, timesteps=steps or network.timesteps, input_rate=input_rate, seed=seed)
