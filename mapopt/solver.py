@@ -124,14 +124,14 @@ class SolveContext:
         self.history.append((self.elapsed(), incumbent, bound))
         self.report.incumbent(incumbent, bound)
 
-
-#: Solver runs in progress (nested ones: warm starts); only the outermost reports live progress.
-_active = [0]
-
     def count(self, unit: str, n: int = 1) -> None:
         """Add ``n`` units of work done (annealing moves, swarm evaluations...): what a study records
         beside the budget it gave, since a time limit may stop a solver before its work budget."""
         self.work[unit] = self.work.get(unit, 0) + int(n)
+
+
+#: Solver runs in progress (nested ones: warm starts); only the outermost reports live progress.
+_active = [0]
 
 
 class Solver(ABC):

@@ -45,8 +45,8 @@ def test_plot_command_draws_a_solved_mapping(tmp_path: Path, cli) -> None:
     out = tmp_path / "pictures"
     result = cli("plot", tmp_path / "s" / "mapping-none-greedy.json", "--out", out)
     assert result.code == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["floorplan.png", "utilization.png"]
-    for png in out.iterdir():
+    assert sorted(p.name for p in out.glob("*.png")) == ["floorplan.png", "utilization.png"]
+    for png in out.glob("*.png"):
         _not_blank(png)
     (tmp_path / "file").write_text("x")
     bad = cli("plot", tmp_path / "s" / "mapping-none-greedy.json", "--out", tmp_path / "file")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,13 +23,15 @@ from mapopt.cli.common import (
     PerTileOpt,
     Traffic,
     TrafficOpt,
-    console,
     emit_json,
-    table,
+    log,
+    print_table,
 )
 from mapopt.errors import InputError
 from mapopt.problem import DEFAULT_OBJECTIVE
-from mapopt.reports.outdir import check_out_dir
+
+if TYPE_CHECKING:
+    from mapopt.io.outdir import OutputDir
 
 Repeatable = list[str] | None
 
@@ -82,7 +84,9 @@ def bakeoff(
         float | None, typer.Option("--grace", help="Seconds past the time limit before a run is killed (default 10).")
     ] = None,
     export: Annotated[Path | None, typer.Option("--export", help="Write the store as results.csv or .parquet.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the report (Markdown, HTML, figures) here.")] = None,
+    out: Annotated[
+        str | None, typer.Option("--out", help="Write the report (Markdown, HTML, figures) here.", metavar="DIR")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -90,14 +94,46 @@ def bakeoff(
 
     Resumable: the same command after Ctrl-C or a crash runs exactly the missing runs.
     """
+    from mapopt.io.outdir import output_dir
     from mapopt.studies.export import check_export_path
+
+    if export is not None:
+        check_export_path(export)
+    with output_dir(out) as target:  # --out checked (and locked) before anything runs
+        _bakeoff(study_file, solvers, instances, hw, crossbar, fanin, crossbars_per_tile, mesh, decompose, seeds,
+                 time_limit, objective, traffic, variant, name, store, jobs, scheduler, memory_limit, grace, export,
+                 target, quiet, json_out)  # fmt: skip
+
+
+def _bakeoff(
+    study_file: Path | None,
+    solvers: Repeatable,
+    instances: Repeatable,
+    hw: Repeatable,
+    crossbar: str | None,
+    fanin: int | None,
+    crossbars_per_tile: int | None,
+    mesh: str | None,
+    decompose: Repeatable,
+    seeds: int,
+    time_limit: float | None,
+    objective: str,
+    traffic: Traffic,
+    variant: Repeatable,
+    name: str | None,
+    store: Path | None,
+    jobs: int | None,
+    scheduler: str | None,
+    memory_limit: int | None,
+    grace: float | None,
+    export: Path | None,
+    target: OutputDir | None,
+    quiet: bool,
+    json_out: bool,
+) -> None:
     from mapopt.studies.spec import Study, load_study, make_part
     from mapopt.studies.store import Store
 
-    if out is not None:
-        check_out_dir(out)
-    if export is not None:
-        check_export_path(export)
     defines = solvers or instances
     if study_file is not None and defines:
         raise InputError("give the study as a TOML file or as --solvers/--instances, not both", source=str(study_file))
@@ -144,19 +180,20 @@ def bakeoff(
         _run(study, quiet=quiet, json_out=json_out)
         store = study.store
     assert store is not None
-    if export is not None or out is not None:
+    if export is not None or target is not None:
         from mapopt.studies.export import export as write_export
 
         with Store(store, create=False) as results:
             rows = results.rows(study.name if study else None)
         if export is not None:
             write_export(rows, export)
-            console.print(f"wrote {len(rows)} rows to {export}")
-        if out is not None:
-            from mapopt.reports.study import write_report
+            log(f"wrote {len(rows)} rows to {export}", quiet=quiet)
+        if target is not None:
+            from mapopt.reports.study import build_report
 
-            for path in write_report(rows, out, title=study.name if study else store.stem):
-                console.print(f"wrote {path}")
+            with target.staging() as folder:
+                names = build_report(rows, folder, study.name if study else store.stem)
+            log(f"wrote {target.path}: {', '.join(names)}", quiet=quiet)
 
 
 def _run(study: object, *, quiet: bool, json_out: bool) -> None:
@@ -166,12 +203,11 @@ def _run(study: object, *, quiet: bool, json_out: bool) -> None:
     from mapopt.studies.spec import Study
 
     assert isinstance(study, Study)
-    log = Console(stderr=True, quiet=quiet)
     live = not quiet and sys.stderr.isatty()
     try:
-        outcome = run_study(study, console=log, live=live)
+        outcome = run_study(study, console=Console(stderr=True, quiet=quiet), live=live)
     except KeyboardInterrupt:
-        log.print(f"interrupted; finished runs are stored in {study.store}: rerun the same command to resume")
+        log(f"interrupted; finished runs are stored in {study.store}: rerun the same command to resume")
         raise
     summary = {
         "study": study.name,
@@ -186,11 +222,7 @@ def _run(study: object, *, quiet: bool, json_out: bool) -> None:
         return
     rows = [{"status": s, "runs": n} for s, n in sorted(outcome.statuses.items())]
     title = f"{study.name}: {outcome.total} runs, {outcome.stored_before} already stored, {outcome.ran} run now"
-    typer.echo(title)
-    if rows:
-        from rich.console import Console as Out
-
-        Out(width=80).print(table("", ["status", "runs"], rows))
+    print_table(title, ["status", "runs"], rows)
 
 
 def register(app: typer.Typer) -> None:

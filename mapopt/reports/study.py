@@ -4,8 +4,8 @@ Per instance tier: a summary per solver and a table of each solver's best object
 gap to the best known bound and its median time on every instance; the anytime curves of
 the tier's largest instances. Over the whole study: Dolan-Moré performance profiles and
 time / quality against instance size (log-log, with fitted exponents). Definitions are in
-:mod:`mapopt.reports.analysis`. The folder is written as one unit
-(:func:`mapopt.reports.outdir.write_folder`).
+:mod:`mapopt.reports.analysis`. The commands write it into the staging folder of a
+:class:`mapopt.io.outdir.OutputDir`, so the report folder appears whole or not at all.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any
 from mapopt.errors import InputError
 from mapopt.reports import figures
 from mapopt.reports.analysis import Problem, cell, problems, solver_labels, summary, tiers
-from mapopt.reports.outdir import write_folder
 
 SUMMARY_COLUMNS = ["solver", "problems", "runs", "valid", "failed", "best_on", "mean_gap", "median_s"]
 HEADINGS = {
@@ -203,8 +202,3 @@ def build_report(rows: list[dict[str, Any]], folder: Path, title: str) -> list[s
     (folder / "report.md").write_text(doc.markdown())
     (folder / "report.html").write_text(doc.html(f"mapopt bake-off: {title}"))
     return ["report.md", "report.html", *written]
-
-
-def write_report(rows: list[dict[str, Any]], out: Path, *, title: str) -> list[Path]:
-    """The report of ``rows`` written to ``out`` as one unit."""
-    return write_folder(Path(out), lambda tmp: build_report(rows, tmp, title))

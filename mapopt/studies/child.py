@@ -111,8 +111,11 @@ def die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when its parent dies (a ``kill -9`` of the driver).
 
     Without it, runs of a killed driver would go on computing results nobody stores. On
-    other systems this does nothing (the run then ends by its own time limit).
+    other systems this does nothing (the run then ends by its own time limit). A run also
+    ignores Ctrl-C (SIGINT goes to the whole terminal process group): the driver decides,
+    kills its runs and stores none of them, so an interrupted run is never recorded as crashed.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
         ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL)

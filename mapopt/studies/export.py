@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mapopt.errors import InputError
-from mapopt.io.container import atomic_write
+from mapopt.io.outdir import atomic_write, check_output_file
 from mapopt.studies.store import COLUMNS, JSON_COLUMNS
 
 FORMATS = (".csv", ".parquet")
@@ -23,10 +23,7 @@ def check_export_path(path: Path) -> None:
     """Reject a bad export path before anything runs (suffix, folder, pyarrow for Parquet)."""
     if path.suffix not in FORMATS:
         raise InputError(f"export to .csv or .parquet, not {path.suffix or 'no suffix'!r}", source=str(path))
-    if path.is_dir():
-        raise InputError("is a folder; give a file name", source=str(path))
-    if not path.parent.is_dir():
-        raise InputError(f"folder {path.parent} does not exist", source=str(path))
+    check_output_file(path, suffixes=FORMATS, option="--export")
     if path.suffix == ".parquet":
         try:
             import pyarrow  # noqa: F401
