@@ -50,7 +50,7 @@ def test_plot_command_draws_a_solved_mapping(tmp_path: Path, cli) -> None:
         _not_blank(png)
     (tmp_path / "file").write_text("x")
     bad = cli("plot", tmp_path / "s" / "mapping-none-greedy.json", "--out", tmp_path / "file")
-    assert bad.code == 2 and "exists and is not a folder" in bad.stderr
+    assert bad.code == 2 and "is an existing file, not a folder" in bad.stderr
 
 
 def test_a_4096_tile_mesh_is_drawn_aggregated(tmp_path: Path) -> None:
