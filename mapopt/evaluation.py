@@ -422,3 +422,58 @@ def assess(dec: Decomposition, hw: Hardware, mapping: Mapping) -> Assessment:
     """Check the mapping; compute the metrics when it is valid."""
     violations = check(dec, hw, mapping)
     return Assessment(violations, None if violations else metrics(dec, hw, mapping))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Per-crossbar and per-tile-pair figures of a valid mapping (what ``mapopt plot`` draws).
+
+    ``crossbars`` are the used crossbar ids; ``columns``, ``rows`` and ``crosspoints`` are
+    theirs (units placed, distinct sources, synapses of N' realised there);
+    ``traffic_src``/``traffic_dst``/``traffic_spikes`` are the inter-tile spike counts, one
+    entry per (source tile, destination tile) pair with src != dst (inputs come from the
+    I/O tile), summed over the deliveries of :func:`metrics`.
+    """
+
+    crossbars: np.ndarray
+    tile: np.ndarray
+    columns: np.ndarray
+    rows: np.ndarray
+    crosspoints: np.ndarray
+    traffic_src: np.ndarray
+    traffic_dst: np.ndarray
+    traffic_spikes: np.ndarray
+
+
+def usage(dec: Decomposition, hw: Hardware, mapping: Mapping) -> Usage:
+    """Columns, rows and crosspoints of every used crossbar, and the inter-tile traffic by tile pair.
+
+    Uses the same deliveries as :func:`metrics` (one per source and destination crossbar),
+    so the traffic here sums to ``intertile_spikes``.
+    """
+    net = dec.network
+    used = _used_crossbars(mapping)
+    ncb = max(mapping.n_crossbar_ids, 1)
+    columns = np.bincount(mapping.unit_crossbar[dec.compute], minlength=ncb)[used]
+    crosspoints = np.bincount(mapping.unit_crossbar[net.post], minlength=ncb)[used]
+    src, dest = _deliveries(dec, mapping)
+    rows = np.bincount(dest, minlength=ncb)[used]
+    hw_mesh = hw if hw.mesh == mapping.mesh else replace(hw, mesh=mapping.mesh)
+    src_cb = mapping.unit_crossbar[src]
+    src_tile = np.where(src_cb >= 0, mapping.crossbar_tile[np.maximum(src_cb, 0)], hw_mesh.io_tile_id)
+    dest_tile = mapping.crossbar_tile[dest]
+    off = src_tile != dest_tile
+    n_tiles = mapping.mesh[0] * mapping.mesh[1]
+    pair = src_tile[off] * n_tiles + dest_tile[off]
+    keys, inverse = np.unique(pair, return_inverse=True)
+    spikes = np.bincount(inverse, weights=net.spikes[src[off]], minlength=keys.size)
+    return Usage(
+        crossbars=used,
+        tile=mapping.crossbar_tile[used],
+        columns=columns,
+        rows=rows,
+        crosspoints=crosspoints,
+        traffic_src=keys // n_tiles,
+        traffic_dst=keys % n_tiles,
+        traffic_spikes=spikes,
+    )

@@ -8,6 +8,7 @@ Python: the scale goals (tens of millions of synapses) rule that out.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -244,6 +245,19 @@ class Network:
         """Weighted adjacency as a scipy CSR matrix, rows = pre, columns = post."""
         n = self.n_neurons
         return sp.csr_matrix((self.weight, (self.pre, self.post)), shape=(n, n))
+
+    def content_hash(self) -> str:
+        """SHA-256 of everything a solver or metric reads (arrays and window), not the name or provenance.
+
+        Bake-off run keys use it, so a changed generator or file makes new runs instead of
+        reusing results of a different net.
+        """
+        h = hashlib.sha256(f"timesteps={self.timesteps};".encode())
+        for label in ("is_input", "pre", "post", "weight", "spikes", "threshold", "leak", "layer"):
+            arr = np.ascontiguousarray(getattr(self, label))
+            h.update(f"{label}:{arr.dtype.str}:{arr.shape};".encode())
+            h.update(arr.tobytes())
+        return h.hexdigest()
 
     def summary(self) -> dict[str, object]:
         """The facts ``mapopt info`` shows."""

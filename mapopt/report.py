@@ -55,7 +55,8 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 def write_outputs(folder: Path, net: Network, hw: Hardware, runs: list[StrategyRun]) -> list[str]:
-    """Write each valid mapping, ``report.json`` and ``report.md`` into ``folder``; returns the file names.
+    """Write each valid mapping with its plots (floorplan, utilization), ``report.json`` and ``report.md``
+    into ``folder``; returns the file names.
 
     ``folder`` is the staging folder of a :class:`mapopt.io.outdir.OutputDir`, renamed into
     place once everything is written. Strategies without a mapping are rows of the
@@ -72,6 +73,13 @@ def write_outputs(folder: Path, net: Network, hw: Hardware, runs: list[StrategyR
         write_mapping(folder / name, run.decomposition, run.problem.hardware, run.result.mapping, report=row)
         row["mapping_file"] = name
         written.append(name)
+        from mapopt.reports.mapping_plot import plot_mapping  # matplotlib only when writing files
+
+        names = plot_mapping(
+            run.decomposition, run.problem.hardware, run.result.mapping, folder, f"plot-{slug(run.strategy)}-"
+        )
+        row["plots"] = names
+        written += names
     atomic_write(folder / "report.json", lambda f: json.dump(doc, f, indent=2, default=str), binary=False)
     md = [
         f"# mapopt run: {net.name} on {hw.name}",

@@ -79,12 +79,13 @@ class SolveResult:
     history: list[tuple[float, float | None, float | None]]
     wall_s: float
     message: str = ""
+    work: dict[str, int] = field(default_factory=dict)  # work done, by unit (moves, evaluations...)
     info: dict[str, Any] = field(default_factory=dict)
     decomposition: Decomposition | None = None  # the N' the solver chose (None: the problem's own)
 
 
 class SolveContext:
-    """Per-run services for ``_solve``: the seeded generator, the deadline, the history.
+    """Per-run services for ``_solve``: the seeded generator, the deadline, the history, the work done.
 
     A stop request (SIGINT/SIGTERM, :mod:`mapopt.interrupt`) counts as a deadline reached
     now: :meth:`expired` is True and :meth:`remaining` 0, so every solver ends as at its time
@@ -99,6 +100,7 @@ class SolveContext:
         self.deadline = None if budget.time_limit is None else self.start + float(budget.time_limit)
         self.history: list[tuple[float, float | None, float | None]] = []
         self.report = report or progress.Reporter()
+        self.work: dict[str, int] = {}
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
@@ -121,6 +123,11 @@ class SolveContext:
         """Append an anytime point (elapsed s, incumbent objective, best bound)."""
         self.history.append((self.elapsed(), incumbent, bound))
         self.report.incumbent(incumbent, bound)
+
+    def count(self, unit: str, n: int = 1) -> None:
+        """Add ``n`` units of work done (annealing moves, swarm evaluations...): what a study records
+        beside the budget it gave, since a time limit may stop a solver before its work budget."""
+        self.work[unit] = self.work.get(unit, 0) + int(n)
 
 
 #: Solver runs in progress (nested ones: warm starts); only the outermost reports live progress.
@@ -211,6 +218,7 @@ class Solver(ABC):
             bound=bound,
             gap=gap,
             history=ctx.history,
+            work=dict(ctx.work),
             wall_s=wall,
             message=message,
             info=out.info,

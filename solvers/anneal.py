@@ -128,9 +128,11 @@ class Anneal(Solver):
         best_key, trail = start_key, []  # trail: moves since the best, to roll back to it
         units = compute.tolist()
         n_slots = state.n_slots
+        done = 0
         for step in range(self.moves):
             if step % 256 == 0 and (ctx.expired() or (stop is not None and ctx.elapsed() >= stop)):
                 break
+            done = step + 1
             temp *= cooling
             r = rng.random()
             if r < self.p_tile:
@@ -155,6 +157,7 @@ class Anneal(Solver):
                     ctx.record(_incumbent(key))
             else:
                 _undo(state, undo)
+        ctx.count("moves", done)
         for move in reversed(trail):  # back to the best mapping seen
             _undo(state, [move])
         return None if best_key == start_key else best_key

@@ -121,6 +121,7 @@ class ParticleSwarm(Solver):
         x[0] = start
         v = np.zeros_like(x)
         decoded = [cost(p) for p in x]
+        ctx.count("evaluations", self.particles)
         p_best, p_key = x.copy(), [k for k, _ in decoded]
         g = min(range(self.particles), key=lambda i: p_key[i])
         g_best, g_key, g_out = x[g].copy(), p_key[g], decoded[g][1]
@@ -132,6 +133,7 @@ class ParticleSwarm(Solver):
             r1, r2 = rng.random(x.shape), rng.random(x.shape)
             v = self.inertia * v + self.cognitive * r1 * (p_best - x) + self.social * r2 * (g_best[None, :] - x)
             x = x + v
+            ctx.count("evaluations", self.particles)
             for i in range(self.particles):
                 key, out = cost(x[i])
                 if out is None:
