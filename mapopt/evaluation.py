@@ -137,7 +137,10 @@ def _check_decomposition(dec: Decomposition) -> list[Violation]:
     - a partial-sum edge has weight exactly 1 and goes from a unit to a unit of the same
       neuron one level closer to the root, and every non-root unit sends exactly one.
     Together: every unit's partial sum reaches its own root, so the root adds exactly the
-    weighted inputs of the original neuron.
+    weighted inputs of the original neuron. Two exceptions the authors' partitioner needs
+    (``Decomposition.connectors``, ``Decomposition.dropped``): connector units (the last
+    ids) relay one compute unit each and are checked by :func:`_check_connectors`; a unit
+    listed as dropped sends no partial sum (its inputs are reported as ``lost_synapses``).
     """
     net, orig = dec.network, dec.original
     n, n_prime = orig.n_neurons, net.n_neurons
@@ -154,7 +157,8 @@ def _check_decomposition(dec: Decomposition) -> list[Violation]:
     for u in _first(kept & ((origin != ids) | (level != 0))):
         out.append(Violation("decomposition", f"neuron {u}", f"origin {u}, level 0", f"origin {origin[u]}, level "
                              f"{level[u]}", "an original neuron is its own root"))  # fmt: skip
-    bad_extra = ~kept & ((level < 1) | orig.is_input[np.clip(origin, 0, n - 1)])
+    connector = dec.is_connector
+    bad_extra = ~kept & ~connector & ((level < 1) | orig.is_input[np.clip(origin, 0, n - 1)])
     for u in _first(bad_extra):
         out.append(Violation("decomposition", f"unit {u} (neuron {origin[u]})", "a non-root unit of a compute neuron",
                              f"level {level[u]}", "an extra unit is part of a decomposed compute neuron"))  # fmt: skip
@@ -176,12 +180,13 @@ def _check_decomposition(dec: Decomposition) -> list[Violation]:
                              "a non-root unit passes on a pure sum: no bias"))  # fmt: skip
     if out:
         return out
-    units = np.bincount(origin, minlength=n)
-    order = np.lexsort((position, origin))
+    units = np.bincount(origin[~connector], minlength=n)
+    order = np.flatnonzero(~connector)
+    order = order[np.lexsort((position[order], origin[order]))]
     repeated = np.zeros(n_prime, dtype=bool)
     repeated[order[1:]] = (origin[order[1:]] == origin[order[:-1]]) & (position[order[1:]] == position[order[:-1]])
     misplaced = (position >= units[origin]) | repeated | (kept & (position != units[np.minimum(ids, n - 1)] - 1))
-    for u in _first(misplaced & dec.compute):
+    for u in _first(misplaced & dec.compute & ~connector):
         out.append(Violation("decomposition", f"unit {u} (neuron {origin[u]})", f"0..{units[origin[u]] - 1}, root last",
                              int(position[u]), "unit positions number a neuron's units once each"))  # fmt: skip
     raw = np.flatnonzero((dec.edge_origin >= 0) & (dec.edge_origin < orig.n_synapses))  # others: ``complete``
@@ -202,7 +207,8 @@ def _check_decomposition(dec: Decomposition) -> list[Violation]:
                 "realised with the wrong endpoints or weight",
             )
         )
-    part = np.flatnonzero(dec.edge_origin < 0)
+    out += _check_connectors(dec, connector)
+    part = np.flatnonzero((dec.edge_origin < 0) & ~connector[net.post])
     a, b = net.pre[part], net.post[part]
     for i in _first(net.weight[part] != 1.0):
         out.append(Violation("decomposition", f"partial edge {a[i]}->{b[i]}", 1.0, float(net.weight[part[i]]),
@@ -217,17 +223,49 @@ def _check_decomposition(dec: Decomposition) -> list[Violation]:
                 "a partial sum must flow towards its own root",
             )
         )
-    non_root = np.flatnonzero(dec.compute & (level > 0))
+    non_root = np.flatnonzero(dec.compute & (level > 0) & ~connector)
     outdeg = np.bincount(a, minlength=n_prime)
-    for u in _first(outdeg[non_root] != 1):
+    sends = np.ones(n_prime, dtype=np.int64)
+    sends[dec.dropped] = 0  # a dropped partial sum goes nowhere (reported as lost synapses)
+    for u in _first(outdeg[non_root] != sends[non_root]):
         unit = non_root[u]
         out.append(
             Violation(
                 "decomposition",
                 f"unit {unit} (neuron {origin[unit]})",
-                1,
+                int(sends[unit]),
                 int(outdeg[unit]),
-                "a non-root unit sends its partial sum to exactly one unit",
+                "a non-root unit sends its partial sum to exactly one unit"
+                + (" (none: it is listed as dropped)" if sends[unit] == 0 else ""),
+            )
+        )
+    return out
+
+
+def _check_connectors(dec: Decomposition, connector: np.ndarray) -> list[Violation]:
+    """Connector units relay one compute unit each; only connectors read from connectors."""
+    net = dec.network
+    out: list[Violation] = []
+    if dec.dropped.size and (
+        dec.dropped.min() < 0 or dec.dropped.max() >= net.n_neurons or np.any(dec.level[dec.dropped] == 0)
+    ):
+        out.append(Violation("decomposition", "dropped units", "non-root units of N'", "other ids", "bad dropped list"))
+    if not dec.connectors:
+        return out
+    into = connector[net.post]
+    indeg = np.bincount(net.post[into], minlength=net.n_neurons)
+    for u in _first(connector & (indeg != 1)):
+        out.append(Violation("decomposition", f"connector unit {u}", 1, int(indeg[u]), "a connector relays one unit"))
+    bad = into & ((dec.edge_origin >= 0) | net.is_input[net.pre])
+    bad |= ~into & connector[net.pre]
+    for i in _first(bad):
+        out.append(
+            Violation(
+                "decomposition",
+                f"edge {net.pre[i]}->{net.post[i]}",
+                "compute unit -> connector unit, or connector -> connector",
+                "other",
+                "connector units only relay spikes of compute units",
             )
         )
     return out
@@ -413,9 +451,24 @@ def metrics(dec: Decomposition, hw: Hardware, mapping: Mapping) -> dict[str, flo
         "energy_wasted_j": energy_wasted,
         "energy_total_j": energy_dynamic + energy_static,
         "depth": dec.depth,
+        "connector_units": dec.connectors,
+        "connector_crossbars": _connector_crossbars(dec, mapping),
+        "dropped_partials": int(dec.dropped.size),
+        "lost_synapses": int(dec.lost_synapses.size),
     }
     result.update(lower_bounds(dec, hw))
     return result
+
+
+def _connector_crossbars(dec: Decomposition, mapping: Mapping) -> int:
+    """Used crossbars that host connector units only (the connector clusters of the authors' tool)."""
+    if not dec.connectors:
+        return 0
+    placed = dec.compute
+    cb = mapping.unit_crossbar[placed]
+    hosts_other = np.zeros(max(mapping.n_crossbar_ids, 1), dtype=bool)
+    hosts_other[cb[~dec.is_connector[placed]]] = True
+    return int(np.unique(cb[~hosts_other[cb]]).size)
 
 
 def assess(dec: Decomposition, hw: Hardware, mapping: Mapping) -> Assessment:

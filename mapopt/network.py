@@ -9,7 +9,7 @@ Python: the scale goals (tens of millions of synapses) rule that out.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -55,6 +55,13 @@ class Network:
     task:
         The labelled data set the net was trained for (``"digits"``, see :mod:`mapopt.quality`),
         which fixes its test inputs and readout; None for nets that were not trained.
+    input_listing:
+        ``int64[L]`` or None: each neuron's input list in the order a SpiNeMap connection
+        file gives it, as synapse indices grouped by post-synaptic neuron (a pair the file
+        lists twice appears twice). The authors' partitioner reads a neuron's inputs in
+        that order, repeats included; None means each neuron's inputs once, in ascending
+        pre-synaptic id (the order of :attr:`pre` within :attr:`in_ptr`), which is also
+        what :func:`mapopt.io.write_spinemap` writes.
     """
 
     name: str
@@ -71,6 +78,7 @@ class Network:
     bias: np.ndarray = field(default=None)  # type: ignore[assignment]
     reset: np.ndarray = field(default=None)  # type: ignore[assignment]
     task: str | None = None
+    input_listing: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.is_input)
@@ -208,7 +216,27 @@ class Network:
             bias=self.bias,
             reset=self.reset,
             task=self.task,
-        )
+        ).with_input_listing(self.input_listing)
+
+    def with_input_listing(self, listing: np.ndarray | None) -> Network:
+        """A copy whose input lists follow ``listing`` (see :attr:`input_listing`), validated.
+
+        ``listing`` must name synapses of this network, grouped by ascending post-synaptic
+        neuron, each synapse at least once; the canonical listing (every synapse once, in
+        order) is stored as None.
+        """
+        if listing is None:
+            return self if self.input_listing is None else replace(self, input_listing=None)
+        listing = np.asarray(listing, dtype=np.int64).ravel()
+        e = self.n_synapses
+        if listing.size and (listing.min() < 0 or listing.max() >= e):
+            raise InputError(f"input listing names synapses outside 0..{e - 1}")
+        if np.any(np.diff(self.post[listing]) < 0):
+            raise InputError("input listing is not grouped by post-synaptic neuron")
+        if np.any(np.bincount(listing, minlength=e) == 0):
+            raise InputError("input listing leaves out a synapse")
+        canonical = listing.size == e and np.array_equal(listing, np.arange(e))
+        return replace(self, input_listing=None if canonical else listing)
 
     # ------------------------------------------------------------------ structure
     @property
@@ -232,6 +260,34 @@ class Network:
     def fanin(self) -> np.ndarray:
         """Number of distinct pre-synaptic neurons of each neuron (``int64[n]``)."""
         return np.diff(self.in_ptr)
+
+    @cached_property
+    def listing(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(entries, ptr)``: the synapse indices of each neuron's input list (see
+        :attr:`input_listing`), neuron ``v``'s at ``entries[ptr[v]:ptr[v + 1]]``."""
+        if self.input_listing is None:
+            return np.arange(self.n_synapses, dtype=np.int64), self.in_ptr
+        counts = np.bincount(self.post[self.input_listing], minlength=self.n_neurons)
+        return self.input_listing, np.concatenate(([0], np.cumsum(counts)))
+
+    @cached_property
+    def first_entry(self) -> np.ndarray:
+        """Per synapse, the position of its first entry in its neuron's input list (``int64[E]``)."""
+        entries, ptr = self.listing
+        if self.input_listing is None:
+            return np.arange(self.n_synapses, dtype=np.int64) - ptr[self.post]
+        first = np.unique(entries, return_index=True)[1]  # every synapse is listed at least once
+        return first - ptr[self.post]
+
+    @cached_property
+    def input_rank(self) -> np.ndarray:
+        """Per synapse, its rank among its neuron's distinct inputs in input-list order (0..m-1)."""
+        if self.input_listing is None:
+            return self.first_entry
+        order = np.lexsort((self.first_entry, self.post))
+        rank = np.empty(self.n_synapses, dtype=np.int64)
+        rank[order] = np.arange(self.n_synapses) - self.in_ptr[self.post[order]]
+        return rank
 
     @cached_property
     def fanout(self) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from mapopt import interrupt, progress
-from mapopt.decompose import STRATEGIES, Decomposition, check_spec, decompose
+from mapopt.decompose import SOLVER_DECIDED, STRATEGIES, Decomposition, check_spec, decompose
 from mapopt.decompose.base import TRAFFIC_MODES
 from mapopt.errors import InputError
 from mapopt.hardware import Hardware
@@ -27,11 +27,13 @@ from mapopt.registry import make_solver, solver_class, solver_names
 from mapopt.simulate import with_simulated_traffic
 from mapopt.solver import Budget, SolveResult, Status
 
-#: The solver a strategy without ``@SOLVER`` uses: the paper's baseline packer.
+#: The solver a strategy without ``@SOLVER`` uses: the authors' partitioner (``solvers/paper.py``).
 DEFAULT_SOLVER = "paper"
-#: What ``mapopt run`` compares when given no ``--decompose``: prune baselines, the
-#: paper's chain-2, and the best mapopt has.
-DEFAULT_STRATEGIES = ("prune-first", "prune-magnitude", "chain:2", "best")
+#: What ``mapopt run`` compares when given no ``--decompose``: the prune baselines (prune-first
+#: is the authors' tool without unrolling), the paper's unrolling in both readings (chain:2,
+#: 2-input units as its text says; pieces:2, the tool with unroll fan-in 2), and the best
+#: mapopt has.
+DEFAULT_STRATEGIES = ("prune-first", "prune-magnitude", "chain:2", "pieces:2", "best")
 
 
 def best_strategy(hw: Hardware) -> str:
@@ -56,8 +58,15 @@ def check_strategies(specs: list[str], hw: Hardware, default_solver: str | None 
     """Reject a bad strategy, arity or solver name before any (possibly large) net is loaded."""
     for spec in specs:
         decomposition, solver = split_strategy(spec, hw, default_solver)
-        check_spec(decomposition, hw)
-        solver_class(solver)
+        name = check_spec(decomposition, hw)[0]
+        cls = solver_class(solver)
+        if name in SOLVER_DECIDED and name not in cls.decides:
+            able = ", ".join(sorted(s for s in solver_names() if name in solver_class(s).decides))
+            raise InputError(
+                f"strategy {spec!r}: {name} is decided while packing, which solver {solver!r} does not do "
+                f"(use {name}:K@{able})",
+                source="--decompose",
+            )
 
 
 @dataclass

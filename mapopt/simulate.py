@@ -186,12 +186,13 @@ def unit_parents(dec: Decomposition) -> np.ndarray:
     """The unit each non-root unit of N' sends its partial sum to (-1 for roots and inputs).
 
     Checks the unit structure first: a partial-sum edge must join two units of the same
-    neuron, one level closer to the root, and every non-root unit must have exactly one.
-    A loop among a neuron's units, or a unit feeding another neuron, is an
-    :class:`InputError` naming the neuron.
+    neuron, one level closer to the root, and every non-root unit must have exactly one
+    (a unit listed in ``dec.dropped`` none: its partial sum is lost, parent -1). A loop
+    among a neuron's units, or a unit feeding another neuron, is an :class:`InputError`
+    naming the neuron. Edges into connector units (``dec.connectors``) are not partial sums.
     """
     net = dec.network
-    part = np.flatnonzero(dec.edge_origin < 0)
+    part = np.flatnonzero((dec.edge_origin < 0) & ~dec.is_connector[net.post])
     src, dst = net.pre[part], net.post[part]
     bad = (dec.origin[src] != dec.origin[dst]) | (dec.level[src] != dec.level[dst] + 1)
     if bad.any():
@@ -203,7 +204,9 @@ def unit_parents(dec: Decomposition) -> np.ndarray:
         )
     outdeg = np.bincount(src, minlength=net.n_neurons)
     non_root = dec.compute & (dec.level > 0)
-    wrong = np.flatnonzero(non_root & (outdeg != 1))
+    sends = np.ones(net.n_neurons, dtype=np.int64)
+    sends[dec.dropped] = 0
+    wrong = np.flatnonzero(non_root & (outdeg != sends))
     if wrong.size:
         u = int(wrong[0])
         raise InputError(
@@ -227,7 +230,9 @@ def simulate_decomposition(
     """Simulate N' in ``exact`` or ``delayed`` mode (see the module docstring).
 
     Uses the fixed-point scale of the original network, so exact mode reproduces
-    :func:`simulate` of ``dec.original`` bit for bit on the same inputs.
+    :func:`simulate` of ``dec.original`` bit for bit on the same inputs. A connector unit
+    (``dec.connectors``) spikes with the unit it relays; a dropped unit's partial sum is
+    computed and lost.
     """
     if mode not in MODES:
         raise InputError(f"unknown simulation mode {mode!r}; known: {', '.join(MODES)}", source="--mode")
@@ -241,8 +246,12 @@ def simulate_decomposition(
     weights = sp.csr_matrix(
         (_quantise(net.weight[raw], bits), (net.post[raw], net.pre[raw])), shape=(n, n), dtype=np.int64
     )
-    roots = np.flatnonzero(dec.compute & (dec.level == 0))
+    connector = dec.is_connector
+    roots = np.flatnonzero(dec.compute & (dec.level == 0) & ~connector)
     non_root = np.flatnonzero(dec.compute & (dec.level > 0))
+    relays = np.flatnonzero(connector)
+    relayed = net.pre[np.isin(net.post, relays)] if relays.size else relays  # one in-edge each, in id order
+    sending = non_root[parent[non_root] >= 0]  # dropped units send nothing
     input_ids = np.flatnonzero(net.is_input)
     threshold = _quantise(net.threshold[roots], bits)
     bias = _quantise(net.bias[roots], bits)
@@ -250,10 +259,10 @@ def simulate_decomposition(
     leak = net.leak[roots]
     leaky = leak > 0
     # exact mode: accumulate partial sums level by level, deepest first, within the step
-    by_level = [non_root[dec.level[non_root] == lv] for lv in range(int(dec.level.max(initial=0)), 0, -1)]
+    by_level = [sending[dec.level[sending] == lv] for lv in range(int(dec.level.max(initial=0)), 0, -1)]
     levels = [(u, parent[u]) for u in by_level if u.size]
     children = sp.csr_matrix(
-        (np.ones(non_root.size, dtype=np.int64), (parent[non_root], non_root)), shape=(n, n), dtype=np.int64
+        (np.ones(sending.size, dtype=np.int64), (parent[sending], sending)), shape=(n, n), dtype=np.int64
     )
     potential = np.zeros(roots.size, dtype=np.int64)
     trains = np.zeros((T, n), dtype=bool)
@@ -275,6 +284,8 @@ def simulate_decomposition(
         trains[t, input_ids] = inputs[t]
         trains[t, roots] = fired
         trains[t, non_root] = total[non_root] != 0
+        for c, r in zip(relays.tolist(), relayed.tolist(), strict=True):  # a connector may relay a connector
+            trains[t, c] = trains[t, r]
         prev_spikes = np.zeros(n, dtype=np.int64)
         prev_spikes[input_ids] = inputs[t]
         prev_spikes[roots] = fired

@@ -52,8 +52,9 @@ class Outcome:
 
     ``status`` may be left None: the template then says ``feasible`` for a mapping and
     ``timeout`` for none. ``bound`` is a proven lower bound on the objective's first key.
-    ``decomposition`` is set only by a solver that chose N' itself (``cpsat-joint``): the
-    mapping is then for that N' of the same original network, and is validated against it.
+    ``decomposition`` is set only by a solver that chose N' itself (``cpsat-joint``; ``paper``
+    for ``pieces`` and when it adds connector units): the mapping is then for that N' of the
+    same original network, and is validated against it.
     """
 
     mapping: Mapping | None
@@ -140,6 +141,9 @@ class Solver(ABC):
     name: ClassVar[str] = ""
     exact: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    #: Decomposition strategies whose N' this solver decides while packing and returns in
+    #: ``Outcome.decomposition`` (``paper``: ``pieces``); see ``mapopt.decompose.SOLVER_DECIDED``.
+    decides: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def available(cls) -> bool:

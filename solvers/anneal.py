@@ -99,6 +99,8 @@ class Anneal(Solver):
         first = starter._solve(problem, sub)
         if first.mapping is None:
             return Outcome(None, message=f"start solver {self.start!r} found no mapping: {first.message}")
+        if first.decomposition is not None:  # e.g. paper with connector units: a mapping of another N'
+            raise ValueError(f"start solver {self.start!r} chose its own N'; anneal refines a mapping of the given one")
         best = self.refine(problem, ctx, first.mapping)
         return Outcome(best, info={"start": self.start, "start_objective": list(objective_key_of(first, problem))})
 

@@ -7,8 +7,8 @@ measured in docs/benchmarks.md:
 - every instance: the layer-aware fast path ``layered`` (one numpy pass per crossbar);
 - up to ``greedy_synapses`` synapses in N': also ``greedy`` (affinity packing with a
   lookahead pool), and up to ``partition_synapses`` also ``partition`` (METIS); the best
-  by the validator's objective is kept; up to ``paper_units`` units the paper's windowed
-  first-fit packer (``paper``) is a candidate too;
+  by the validator's objective is kept; up to ``paper_units`` units the windowed
+  most-utilised-first packer (``windowed``) is a candidate too;
 - up to ``anneal_units`` units (and ``greedy_synapses`` synapses) and with time left:
   ``anneal`` refines the best, with ``anneal_moves`` moves at most (deterministic),
   stopping at the time limit or after ``anneal_seconds`` of annealing, whichever comes first.
@@ -25,8 +25,8 @@ from mapopt.solver import Outcome, SolveContext, Solver
 from solvers.anneal import Anneal
 from solvers.greedy import Greedy
 from solvers.layered import Layered
-from solvers.paper import PaperGreedy
 from solvers.partition import Partition
+from solvers.windowed import Windowed
 
 #: Below this remaining time (s) no refinement is started.
 MIN_REFINE_SECONDS = 0.5
@@ -64,7 +64,7 @@ class Auto(Solver):
         if synapses <= self.partition_synapses:
             methods.append(Partition())
         if dec.n_units <= self.paper_units:
-            methods.append(PaperGreedy())
+            methods.append(Windowed())
         best: Mapping | None = None
         best_key: tuple[float, ...] | None = None
         chosen = ""

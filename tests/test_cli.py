@@ -28,7 +28,8 @@ def test_default_run_compares_strategies(default_run) -> None:
     assert doc["net"]["synapses"] >= 50_000 and doc["net"]["max_fanin"] > 128
     assert doc["hardware"]["name"] == "dynapse-paper"
     rows = {r["strategy"].split("@")[0]: r for r in doc["results"]}
-    assert len(doc["results"]) == 4
+    assert len(doc["results"]) == 5
+    assert rows["pieces:2"]["crossbars"] == 333  # the authors' tool with --unroll-fanin 2 on this net
     for row in doc["results"]:
         assert set(row) >= RUN_KEYS, RUN_KEYS - set(row)
         assert row["status"] in ("optimal", "feasible")
@@ -42,7 +43,7 @@ def test_default_run_compares_strategies(default_run) -> None:
 def test_validate_accepts_written_mapping_and_rejects_corruption(default_run, cli, tmp_path: Path) -> None:
     _, out = default_run
     files = sorted(out.glob("mapping-*"))
-    assert len(files) == 4 and (out / "report.md").exists() and (out / "report.json").exists()
+    assert len(files) == 5 and (out / "report.md").exists() and (out / "report.json").exists()
     chain = next(f for f in files if "chain-2" in f.name)
     ok = cli("validate", chain, "--json")
     assert ok.code == 0, ok.stderr

@@ -44,7 +44,7 @@ from mapopt.cli.common import (
 DEFAULT_NET = "mlp-784-64-10"
 #: The strategies compared by default (the same as mapopt.pipeline.DEFAULT_STRATEGIES, which a
 #: test checks; written out here so that ``mapopt --help`` need not import the pipeline).
-DEFAULT_STRATEGIES_TEXT = "prune-first, prune-magnitude, chain:2, best"
+DEFAULT_STRATEGIES_TEXT = "prune-first, prune-magnitude, chain:2, pieces:2, best"
 
 
 def run(
@@ -83,7 +83,8 @@ def run(
     """Map a network with each strategy and compare crossbars, traffic and energy.
 
     With no arguments: the built-in 784-64-10 MLP (50,816 synapses, fan-in 784) on the
-    paper's DYNAP-SE model, prune baselines vs the paper's chain-2 vs the best mapopt has.
+    paper's DYNAP-SE model: the prune baselines, the paper's unrolling as its text says
+    (chain:2) and as its code does (pieces:2), and the best mapopt has.
     A strategy that cannot map the net is a row with its reason (exit code 1).
     """
     from mapopt import interrupt, progress

@@ -40,6 +40,7 @@ def write_mapping(
         "strategy": dec.strategy,
         "arity": dec.arity,
         "traffic": dec.traffic,
+        "connectors": dec.connectors,
         "hardware": hw.to_dict(),
         "mesh": list(mapping.mesh),
         "report": report or {},
@@ -52,6 +53,7 @@ def write_mapping(
         "level": dec.level,
         "edge_origin": dec.edge_origin,
         "pruned": dec.pruned,
+        "dropped": dec.dropped,
         "unit_crossbar": mapping.unit_crossbar,
         "crossbar_tile": mapping.crossbar_tile,
     }
@@ -112,6 +114,10 @@ def read_mapping(path: Path) -> tuple[Decomposition, Hardware, Mapping, dict[str
         raise InputError(f"field 'report' must be an object, got {type(report).__name__}", source=src)
     if n_prime < n:
         raise InputError(f"N' has {n_prime} neurons, fewer than the {n} of N", source=src)
+    connectors = meta.get("connectors", 0)
+    if not (type(connectors) is int and 0 <= connectors <= n_prime):
+        raise InputError(f"field 'connectors' must be an integer in 0..{n_prime}, got {connectors!r}", source=src)
+    dropped = _ints(arrays, "dropped", src, low=0, high=n_prime) if "dropped" in arrays else np.zeros(0, np.int64)
     dec = Decomposition(
         original=original,
         network=units,
@@ -123,6 +129,8 @@ def read_mapping(path: Path) -> tuple[Decomposition, Hardware, Mapping, dict[str
         strategy=strategy,
         arity=arity,
         traffic=traffic,
+        connectors=connectors,
+        dropped=dropped,
     )
     mapping = Mapping(
         unit_crossbar=_ints(arrays, "unit_crossbar", src, length=n_prime, low=-1),

@@ -39,6 +39,8 @@ def network_parts(net: Network, prefix: str = "") -> tuple[dict[str, Any], dict[
         f"{prefix}task": net.task,
     }
     arrays = {f"{prefix}{k}": getattr(net, k) for k in ARRAYS}
+    if net.input_listing is not None:  # optional: only nets read from a SpiNeMap file with another order
+        arrays[f"{prefix}input_listing"] = net.input_listing
     return meta, arrays
 
 
@@ -76,7 +78,7 @@ def network_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], src:
     if layer.size and (layer.min() < -1 or layer.max() > np.iinfo(np.int32).max):
         raise InputError(f"array {prefix + 'layer'!r}: layer indices must be -1 (unknown) or 0..2^31-1", source=src)
     try:
-        return Network.build(
+        net = Network.build(
             name=name,
             is_input=is_input,
             pre=ints["pre"],
@@ -92,6 +94,9 @@ def network_from_parts(meta: dict[str, Any], arrays: dict[str, np.ndarray], src:
             reset=floats.get("reset"),
             task=task,
         )
+        if f"{prefix}input_listing" in arrays:
+            net = net.with_input_listing(need_ints(arrays, f"{prefix}input_listing", src))
+        return net
     except InputError as err:
         raise err.with_source(src) from None
 
