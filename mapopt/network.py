@@ -303,13 +303,13 @@ class Network:
         return sp.csr_matrix((self.weight, (self.pre, self.post)), shape=(n, n))
 
     def content_hash(self) -> str:
-        """SHA-256 of everything a solver or metric reads (arrays and window), not the name or provenance.
+        """SHA-256 of the net's content (arrays, window, task), not its name or spike provenance.
 
         Bake-off run keys use it, so a changed generator or file makes new runs instead of
         reusing results of a different net.
         """
-        h = hashlib.sha256(f"timesteps={self.timesteps};".encode())
-        for label in ("is_input", "pre", "post", "weight", "spikes", "threshold", "leak", "layer"):
+        h = hashlib.sha256(f"timesteps={self.timesteps};task={self.task};".encode())
+        for label in ("is_input", "pre", "post", "weight", "spikes", "threshold", "leak", "layer", "bias", "reset"):
             arr = np.ascontiguousarray(getattr(self, label))
             h.update(f"{label}:{arr.dtype.str}:{arr.shape};".encode())
             h.update(arr.tobytes())
