@@ -98,6 +98,7 @@ class StrategyRun:
             {
                 "extra_units": dec.extra_units if dec else None,
                 "solver": r.solver,
+                "params": r.params,
                 "status": str(r.status),
                 "objective": r.objective,
                 "bound": r.bound,
@@ -184,8 +185,12 @@ def run_strategies(
     objective: str = DEFAULT_OBJECTIVE,
     traffic: str = "upper",
     inputs: np.ndarray | None = None,
+    solver_params: dict[str, dict[str, Any]] | None = None,
 ) -> list[StrategyRun]:
     """Run every strategy of a comparison; failures become rows (:func:`failed_run`).
+
+    ``solver_params`` gives hyperparameters by solver name (``--params`` files), for every
+    strategy that uses that solver.
 
     Progress goes to :func:`mapopt.progress.current`. After a SIGINT/SIGTERM the strategy
     that was running ends with its incumbent (status ``interrupted``) and the rest are not
@@ -208,6 +213,7 @@ def run_strategies(
                     objective=objective,
                     traffic=traffic,
                     inputs=inputs,
+                    solver_params=(solver_params or {}).get(split_strategy(spec, hw, default_solver)[1]),
                 )
             )
         except KeyboardInterrupt as err:  # stopped outside a solver run (decomposing): keep what is done

@@ -26,6 +26,7 @@ from mapopt.errors import InputError
 from mapopt.evaluation import assess
 from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
+from mapopt.space import SearchSpace
 
 
 class Status(StrEnum):
@@ -144,6 +145,9 @@ class Solver(ABC):
     #: Decomposition strategies whose N' this solver decides while packing and returns in
     #: ``Outcome.decomposition`` (``paper``: ``pieces``); see ``mapopt.decompose.SOLVER_DECIDED``.
     decides: ClassVar[frozenset[str]] = frozenset()
+    #: The hyperparameters a tuner may search (mapopt.space), declared right above ``__init__``;
+    #: empty: nothing to tune.
+    space: ClassVar[SearchSpace] = SearchSpace()
 
     @classmethod
     def available(cls) -> bool:

@@ -32,6 +32,7 @@ from mapopt.mapping import Mapping
 from mapopt.problem import OBJECTIVES, MappingProblem
 from mapopt.registry import make_solver
 from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.space import Categorical, Float, Int, SearchSpace
 from solvers.common.incremental import IncrementalCost
 
 #: An applied move, as its undo: ("unit", unit, crossbar to move it back to) or ("tile", slot, slot).
@@ -65,6 +66,17 @@ class Anneal(Solver):
 
     name = "anneal"
     description = "simulated annealing (unit moves/swaps, tile swaps) refining a start solver's mapping"
+
+    #: Tunable hyperparameters (mapopt.space); the move probabilities are bounded so they sum to <= 1.
+    space = SearchSpace(
+        Categorical("start", ("greedy", "layered", "partition", "paper")),
+        Int("moves", 2_000, 100_000, log=True),
+        Float("t0", 0.005, 0.5, log=True),
+        Float("t_end", 1e-5, 1e-3, log=True),
+        Float("p_tile", 0.05, 0.4),
+        Float("p_empty", 0.05, 0.3),
+        Float("p_swap", 0.05, 0.3),
+    )
 
     def __init__(
         self,

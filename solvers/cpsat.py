@@ -29,6 +29,7 @@ from ortools.sat.python import cp_model
 from mapopt import interrupt
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.space import Categorical, Int, SearchSpace
 from solvers.common.grouping import solve_grouping
 from solvers.common.lexicographic import OnImprove, Run, solve_lexicographic, warm_start
 
@@ -126,6 +127,12 @@ class CpSat(Solver):
     exact = True
     description = "exact: OR-Tools CP-SAT, crossbars then hop_spikes proven optimal, greedy warm start"
 
+    space = SearchSpace(
+        Categorical("warm_start", (True, False)),
+        Categorical("symmetry_breaking", (True, False)),
+        Int("linearization_level", 0, 2),
+    )
+
     def __init__(self, *, warm_start: bool = True, symmetry_breaking: bool = True, linearization_level: int = 2):
         self.warm_start = warm_start
         self.symmetry_breaking = symmetry_breaking
@@ -146,6 +153,8 @@ class CpSatJoint(Solver):
         "exact for tiny nets: CP-SAT chooses the two-level grouping of unrolled neurons' inputs and the "
         "crossbars together (crossbars proven over all groupings), then cpsat on the chosen N'"
     )
+
+    space = SearchSpace(Categorical("warm_start", (True, False)), Int("linearization_level", 0, 2))
 
     def __init__(self, *, warm_start: bool = True, linearization_level: int = 2):
         self.warm_start = warm_start

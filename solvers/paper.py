@@ -58,6 +58,7 @@ from mapopt.network import Network
 from mapopt.problem import MappingProblem
 from mapopt.simulate import with_simulated_traffic
 from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.space import Categorical, SearchSpace
 from solvers.common.minclusters import Clusters, Item, Piece, cluster_exact, cluster_whole_units, connect_components
 from solvers.common.placement import place_in_order
 
@@ -70,6 +71,10 @@ class Paper(Solver):
     name = "paper"
     description = "the authors' partitioner (SpiNeMap min-clusters, count for count) and random placement"
     decides: ClassVar[frozenset[str]] = frozenset({"pieces"})
+
+    #: Tunable hyperparameters (mapopt.space): the placement method, and whether connector
+    #: clusters are added (the authors' partitioner adds them).
+    space = SearchSpace(Categorical("connectors", (True, False)), Categorical("placement", PLACEMENTS))
 
     def __init__(self, *, connectors: bool = True, placement: str = "random"):
         self.connectors = connectors

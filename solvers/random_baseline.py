@@ -18,6 +18,7 @@ import numpy as np
 from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.space import Float, Int, SearchSpace
 
 #: Check the deadline every this many units.
 CHECK_EVERY = 1024
@@ -28,6 +29,8 @@ class RandomMapping(Solver):
 
     name = "random"
     description = "seeded random unit order packed first-fit, random tile placement (a baseline)"
+
+    space = SearchSpace(Int("window", 1, 1024, log=True), Float("fill", 0.5, 1.0))
 
     def __init__(self, *, window: int = 64, fill: float = 1.0):
         self.window = window

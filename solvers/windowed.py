@@ -16,6 +16,7 @@ import numpy as np
 
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.space import Int, SearchSpace
 from solvers.common.placement import place_in_order
 
 #: Check the deadline every this many units.
@@ -62,6 +63,8 @@ class Windowed(Solver):
 
     name = "windowed"
     description = "most-utilised-first packing over a window of open crossbars, in-order placement"
+
+    space = SearchSpace(Int("window", 1, 64, log=True))
 
     def __init__(self, *, window: int = 8):
         self.window = window

@@ -19,6 +19,7 @@ from mapopt.hardware import load_preset
 from mapopt.problem import MappingProblem
 from mapopt.registry import catalog, make_solver, solver_class, solver_names
 from mapopt.solver import Budget, Status
+from mapopt.studies.variants import param_defaults
 
 SOLVERS = solver_names()
 TOY = load_preset("toy")
@@ -75,3 +76,31 @@ def test_deterministic_under_a_seed(solver: str) -> None:
     assert np.array_equal(a.unit_crossbar, b.unit_crossbar)
     assert np.array_equal(a.crossbar_tile, b.crossbar_tile)
     assert runs[0].metrics == runs[1].metrics
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_defaults_lie_in_the_declared_search_space(solver: str) -> None:
+    cls = solver_class(solver)
+    defaults = param_defaults(cls)
+    assert set(cls.space.names()) <= set(defaults), "the space names parameters the solver does not have"
+    assert cls.space.outside({k: defaults[k] for k in cls.space.names()}) == []
+
+
+#: Random samples per declared space (besides each parameter at both ends of its range).
+SAMPLES = 3
+
+
+@pytest.mark.parametrize("solver", [s for s in SOLVERS if solver_class(s).space])
+def test_every_declared_search_space_yields_valid_solvers(solver: str) -> None:
+    """Sampled through Optuna's own suggest_* calls (a real in-memory study), and at the corners."""
+    import optuna
+
+    cls = solver_class(solver)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    configs = [cls.space.suggest(study.ask()) for _ in range(SAMPLES)] + cls.space.corner_configs()
+    problem, _ = planted_problem("planted-toy-3")
+    for params in configs:
+        assert cls.space.outside(params) == []
+        result = make_solver(solver, **params).solve(problem, Budget(time_limit=2, seed=0))
+        assert result.status in (Status.OPTIMAL, Status.FEASIBLE), (params, result.message)
+        assert assess(problem.decomposition, problem.hardware, result.mapping).valid, params

@@ -69,6 +69,10 @@ def bakeoff(
     variant: Annotated[
         Repeatable, typer.Option("--variant", help="Named variant NAME@VARIANT=PARAMS_FILE, repeatable.")
     ] = None,
+    params: Annotated[
+        list[Path] | None,
+        typer.Option("--params", help="Params file(s) (mapopt tune's best-params.toml) for the solvers they name."),
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Study name (default: the store's file name).")] = None,
     store: Annotated[Path | None, typer.Option("--store", help="Results store (SQLite file).")] = None,
     jobs: Annotated[
@@ -133,10 +137,14 @@ def _bakeoff(
 ) -> None:
     from mapopt.studies.spec import Study, load_study, make_part
     from mapopt.studies.store import Store
+    from mapopt.studies.variants import read_params_files
 
     defines = solvers or instances
-    if study_file is not None and defines:
-        raise InputError("give the study as a TOML file or as --solvers/--instances, not both", source=str(study_file))
+    if study_file is not None and (defines or params):
+        raise InputError(
+            "give the study as a TOML file or as --solvers/--instances/--params, not both (use [variants] in the file)",
+            source=str(study_file),
+        )
     study: Study | None = None
     if study_file is not None:
         study = load_study(study_file)
@@ -165,7 +173,13 @@ def _bakeoff(
             "objective": objective,
             "traffic": str(traffic),
         }
-        part = make_part(options, variants, base=None, source=None)
+        overrides: dict[str, tuple[str, dict]] = {}
+        for path in params or []:
+            solver = _named(path)
+            if solver in overrides:
+                raise InputError(f"a second params file for solver {solver!r}", source=str(path))
+            overrides[solver] = (str(path), read_params_files([path], solver)[solver])
+        part = make_part(options, variants, base=None, source=None, overrides=overrides)
         study = Study(name=name or store.stem, parts=[part], store=store, variants=variants)
     elif store is None:
         raise InputError("nothing to do: give a study file, or --solvers and --instances, or --store with --export")
@@ -194,6 +208,16 @@ def _bakeoff(
             with target.staging() as folder:
                 names = build_report(rows, folder, study.name if study else store.stem)
             log(f"wrote {target.path}: {', '.join(names)}", quiet=quiet)
+
+
+def _named(path: Path) -> str:
+    """The solver a params file names (``--params`` in a bake-off must name it)."""
+    from mapopt.studies.variants import read_params_doc
+
+    solver, _ = read_params_doc(path)
+    if solver is None:
+        raise InputError('params file names no solver: add solver = "NAME"', source=str(path))
+    return solver
 
 
 def _run(study: object, *, quiet: bool, json_out: bool) -> None:

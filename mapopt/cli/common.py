@@ -24,6 +24,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -142,6 +143,14 @@ OutOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 WideOpt = Annotated[bool, typer.Option("--wide", help="Show every table column (lines may exceed 80 characters).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or log lines on stderr.")]
+ParamsOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--params",
+        help="Params file(s) for the solver they name (mapopt tune's best-params.toml); repeatable.",
+        metavar="FILE",
+    ),
+]
 
 
 class Traffic(StrEnum):
@@ -237,7 +246,7 @@ def emit_json(obj: dict[str, Any]) -> None:
 #: Columns shown left-aligned (text); the others are numbers, right-aligned.
 TEXT_COLUMNS = ("net", "strategy", "solver", "status", "name", "field", "metric", "description", "syntax", "value",
                 "message", "spikes", "assumed", "params", "tier", "mesh", "crossbar", "file", "mapping",
-                "decomposition")  # fmt: skip
+                "decomposition", "param", "space", "default", "instance")  # fmt: skip
 #: Columns a user types (names): never wrapped or cut.
 NAME_COLUMNS = ("name", "net", "strategy", "mapping")
 

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from mapopt.cli.common import JsonOpt, WideOpt, emit_json, print_table
+from mapopt.errors import InputError
 
 
 class What(StrEnum):
@@ -66,13 +67,33 @@ def _rows(what: What) -> tuple[list[str], list[str], list[dict[str, object]]]:
     return ["name", "syntax", "description"], ["name", "syntax"], rows
 
 
+def _param_rows() -> tuple[list[str], list[str], list[dict[str, object]]]:
+    """One row per hyperparameter of every solver: its default and its declared search space."""
+    from mapopt.registry import solver_class, solver_names
+    from mapopt.studies.variants import param_defaults
+
+    rows: list[dict[str, object]] = []
+    for name in solver_names():
+        cls = solver_class(name)
+        space = {p.name: p.describe().split(": ", 1)[1] for p in cls.space}
+        for param, default in param_defaults(cls).items():
+            rows.append({"solver": name, "param": param, "default": repr(default), "space": space.get(param, "-")})
+    columns = ["solver", "param", "default", "space"]
+    return columns, columns, rows
+
+
 def list_(
     what: Annotated[What, typer.Argument(help="What to list.")],
+    params: Annotated[
+        bool, typer.Option("--params", help="With solvers: every hyperparameter, its default and search space.")
+    ] = False,
     json_out: JsonOpt = False,
     wide: WideOpt = False,
 ) -> None:
     """List hardware presets, catalog nets, solvers, decomposition strategies or generators."""
-    full, compact, rows = _rows(what)
+    if params and what is not What.solvers:
+        raise InputError("--params goes with 'mapopt list solvers'", source="--params")
+    full, compact, rows = _param_rows() if params else _rows(what)
     if json_out:
         emit_json({str(what): rows})
     else:

@@ -23,6 +23,7 @@ from mapopt.cli.common import (
     NetOpt,
     ObjectiveOpt,
     OutOpt,
+    ParamsOpt,
     PerTileOpt,
     QuietOpt,
     SeedOpt,
@@ -71,6 +72,7 @@ def run(
     seed: SeedOpt = 0,
     objective: ObjectiveOpt = "crossbars-hops",
     traffic: TrafficOpt = Traffic.upper,
+    params: ParamsOpt = None,
     out: OutOpt = None,
     sanafe: Annotated[
         str | None,
@@ -88,15 +90,21 @@ def run(
     A strategy that cannot map the net is a row with its reason (exit code 1).
     """
     from mapopt import interrupt, progress
+    from mapopt.errors import InputError
     from mapopt.io.outdir import output_dir
-    from mapopt.pipeline import DEFAULT_STRATEGIES, check_strategies, run_strategies
+    from mapopt.pipeline import DEFAULT_STRATEGIES, check_strategies, run_strategies, split_strategy
     from mapopt.report import COMPACT_COLUMNS, TABLE_COLUMNS, run_document, write_outputs
     from mapopt.solver import Budget
+    from mapopt.studies.variants import read_params_files
 
     hardware = load_hardware(hw, crossbar, fanin, crossbars_per_tile, mesh)
     check_objective(objective)
     strategies = list(decompose or DEFAULT_STRATEGIES)
     check_strategies(strategies, hardware, solver)
+    by_solver = read_params_files(params or [], solver)
+    used = {split_strategy(spec, hardware, solver)[1] for spec in strategies}
+    for name in sorted(set(by_solver) - used):
+        raise InputError(f"params for solver {name!r}, which no strategy uses", source="--params")
     if sanafe is not None:
         from mapopt.io.sanafe import check_exports, check_hardware, require_sanafe, write_exports
 
@@ -108,7 +116,7 @@ def run(
         with progress.live(console, enabled=not quiet):
             runs = run_strategies(
                 network, hardware, strategies, budget=budget, default_solver=solver, objective=objective,
-                traffic=str(traffic),
+                traffic=str(traffic), solver_params=by_solver,
             )  # fmt: skip
         doc = run_document(network, hardware, runs)
         stopped = interrupt.requested() is not None

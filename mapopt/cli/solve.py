@@ -23,6 +23,7 @@ from mapopt.cli.common import (
     NetOpt,
     ObjectiveOpt,
     OutOpt,
+    ParamsOpt,
     PerTileOpt,
     QuietOpt,
     SeedOpt,
@@ -89,6 +90,7 @@ def solve(
     seed: SeedOpt = 0,
     objective: ObjectiveOpt = "crossbars-hops",
     traffic: TrafficOpt = Traffic.upper,
+    params: ParamsOpt = None,
     out: OutOpt = None,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
@@ -106,6 +108,7 @@ def solve(
     from mapopt.registry import solver_class
     from mapopt.report import write_outputs
     from mapopt.solver import Budget
+    from mapopt.studies.variants import read_params_files
 
     hardware = load_hardware(hw, crossbar, fanin, crossbars_per_tile, mesh)
     check_objective(objective)
@@ -117,6 +120,9 @@ def solve(
         if solver not in (DEFAULT_EXACT_SOLVER, JOINT_SOLVER):
             raise InputError(f"--joint uses the solver {JOINT_SOLVER}; drop --solver {solver}", source="--joint")
         solver = JOINT_SOLVER
+    by_solver = read_params_files(params or [], solver)
+    for name in sorted(set(by_solver) - {solver}):
+        raise InputError(f"params for solver {name!r}, but --solver is {solver!r}", source="--params")
     exact = solver_class(solver).exact
     limit = time_limit if time_limit is not None else (DEFAULT_TIME_LIMIT if exact else None)
     with output_dir(out) as target:  # checked and locked before any work
@@ -129,7 +135,7 @@ def solve(
             reporter.stage(f"{decomposition}@{solver} on {network.name}")
             run = run_strategy(
                 network, hardware, f"{decomposition}@{solver}", budget=budget, objective=objective,
-                traffic=str(traffic),
+                traffic=str(traffic), solver_params=by_solver.get(solver),
             )  # fmt: skip
         row = run.row()
         stopped = interrupt.requested() is not None

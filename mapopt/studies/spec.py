@@ -183,7 +183,14 @@ def _time_limit(value: Any, source: str) -> float | None:
     return float(value)
 
 
-def make_part(options: dict[str, Any], variants: dict[str, Any], *, base: Path | None, source: str | None) -> Part:
+def make_part(
+    options: dict[str, Any],
+    variants: dict[str, Any],
+    *,
+    base: Path | None,
+    source: str | None,
+    overrides: dict[str, tuple[str, dict[str, Any]]] | None = None,
+) -> Part:
     """One cross product from ``options`` (the :data:`PART_KEYS`), every item checked.
 
     Errors name ``source`` (a study file and block), or the command-line option when it is None.
@@ -227,7 +234,11 @@ def make_part(options: dict[str, Any], variants: dict[str, Any], *, base: Path |
     return Part(
         solvers=tuple(
             expand_solvers(
-                _as_list(options["solvers"], "solvers", where("solvers")), variants, base=base, source=where("solvers")
+                _as_list(options["solvers"], "solvers", where("solvers")),
+                variants,
+                base=base,
+                source=where("solvers"),
+                overrides=overrides,
             )
         ),
         instances=tuple(

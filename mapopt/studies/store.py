@@ -137,6 +137,35 @@ class Store:
     def keys(self) -> set[str]:
         return {k for (k,) in self.db.execute("SELECT key FROM runs")}
 
+    def keys_among(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` are stored."""
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):  # SQLite's limit on bound parameters
+            chunk = keys[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            found |= {k for (k,) in self.db.execute(f"SELECT key FROM runs WHERE key IN ({marks})", chunk)}
+        return found
+
+    def rows_for(self, keys: list[str]) -> list[dict[str, Any]]:
+        """The stored rows of ``keys``, in the order of ``keys`` (missing keys are skipped)."""
+        cols = ", ".join(COLUMNS)
+        by_key: dict[str, dict[str, Any]] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            for values in self.db.execute(f"SELECT {cols} FROM runs WHERE key IN ({marks})", chunk):
+                row = self._decode(values)
+                by_key[row["key"]] = row
+        return [by_key[k] for k in keys if k in by_key]
+
+    @staticmethod
+    def _decode(values: tuple[Any, ...]) -> dict[str, Any]:
+        row = dict(zip(COLUMNS, values, strict=True))
+        for c in JSON_COLUMNS:
+            if row[c] is not None:
+                row[c] = json.loads(row[c])
+        return row
+
     def studies(self) -> list[str]:
         return [n for (n,) in self.db.execute("SELECT name FROM studies ORDER BY name")]
 
@@ -158,8 +187,4 @@ class Store:
             args = (study,)
         with closing(self.db.execute(query, args)) as cur:
             for values in cur:
-                row = dict(zip(COLUMNS, values, strict=True))
-                for c in JSON_COLUMNS:
-                    if row[c] is not None:
-                        row[c] = json.loads(row[c])
-                yield row
+                yield self._decode(values)

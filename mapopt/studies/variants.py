@@ -102,8 +102,8 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def read_params_file(path: Path | str, solver: str | None = None) -> dict[str, Any]:
-    """The parameters of a params file (TOML or JSON; see the module docstring), unchecked."""
+def read_params_doc(path: Path | str) -> tuple[str | None, dict[str, Any]]:
+    """The solver a params file names (None if it names none) and its parameters, unchecked."""
     path = Path(path)
     src = str(path)
     if not path.is_file():
@@ -112,21 +112,54 @@ def read_params_file(path: Path | str, solver: str | None = None) -> dict[str, A
         text = path.read_text()
         doc = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise InputError(
-            f"not a valid {'JSON' if path.suffix == '.json' else 'TOML'} params file: {err}", source=src
-        ) from None
+        kind = "JSON" if path.suffix == ".json" else "TOML"
+        raise InputError(f"not a valid {kind} params file: {err}", source=src) from None
     if not isinstance(doc, dict):
         raise InputError("a params file must hold a table of parameters", source=src)
     if "params" not in doc:
-        return doc
+        return None, doc
     extra = set(doc) - {"params", "solver", "tuned"}
     if extra:
         raise InputError(f"unknown key(s) beside 'params': {', '.join(sorted(extra))}", source=src)
-    if solver is not None and doc.get("solver", solver) != solver:
-        raise InputError(f"params file is for solver {doc['solver']!r}, not {solver!r}", source=src)
     if not isinstance(doc["params"], dict):
         raise InputError("'params' must be a table", source=src)
-    return doc["params"]
+    solver = doc.get("solver")
+    if solver is not None and not isinstance(solver, str):
+        raise InputError(f"'solver' must be a solver name, got {solver!r}", source=src)
+    return solver, doc["params"]
+
+
+def read_params_file(path: Path | str, solver: str | None = None) -> dict[str, Any]:
+    """The parameters of a params file (TOML or JSON; see the module docstring), unchecked.
+
+    A file that names another solver than ``solver`` is an error.
+    """
+    named, params = read_params_doc(path)
+    if solver is not None and named is not None and named != solver:
+        raise InputError(f"params file is for solver {named!r}, not {solver!r}", source=str(path))
+    return params
+
+
+def read_params_files(files: list[Path], default_solver: str | None) -> dict[str, dict[str, Any]]:
+    """``--params FILE`` (repeatable): checked parameters by solver.
+
+    A file names its solver (``solver = "pso"``, as ``mapopt tune`` writes it); one that
+    does not applies to ``default_solver`` (``--solver``). Two files for one solver are an error.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for path in files:
+        named, params = read_params_doc(path)
+        solver = named or default_solver
+        if solver is None:
+            raise InputError('params file names no solver: add solver = "NAME" or give --solver', source=str(path))
+        if solver in out:
+            raise InputError(f"a second params file for solver {solver!r}", source=str(path))
+        try:
+            cls = solver_class(solver)
+        except InputError as err:
+            raise InputError(err.message, source=str(path)) from None
+        out[solver] = check_params(cls, params, str(path))
+    return out
 
 
 def shipped_variant(cls: type[Solver], variant: str) -> Path | None:
@@ -228,12 +261,19 @@ def _starts_variant(piece: str) -> bool:
 
 
 def expand_solvers(
-    texts: list[str], variants: dict[str, Any] | None = None, *, base: Path | None = None, source: str = "--solvers"
+    texts: list[str],
+    variants: dict[str, Any] | None = None,
+    *,
+    base: Path | None = None,
+    source: str = "--solvers",
+    overrides: dict[str, tuple[str, dict[str, Any]]] | None = None,
 ) -> list[SolverVariant]:
     """Every solver variant named by ``texts`` (``all``, ``heuristics``, ``exact`` expand), checked.
 
-    Two variants that configure the same solver identically would share every run key, so
-    they are an error naming both.
+    ``overrides`` maps a solver to (params file, checked parameters) given by ``--params``:
+    every variant of that solver starts from them (its own inline parameters still win), and
+    its label says so. Two variants that configure the same solver identically would share
+    every run key, so they are an error naming both.
     """
     out: list[SolverVariant] = []
     for text in texts:
@@ -247,6 +287,13 @@ def expand_solvers(
                 out.append(parse_variant(item, variants, base=base, source=source))
     if not out:
         raise InputError("no solver given", source=source)
+    for solver, (path, params) in (overrides or {}).items():
+        if not any(v.solver == solver for v in out):
+            raise InputError(f"params file is for solver {solver!r}, which is not among the solvers", source=path)
+        out = [
+            SolverVariant(f"{v.label}:params={path}", v.solver, {**params, **v.params}) if v.solver == solver else v
+            for v in out
+        ]
     seen: dict[str, str] = {}
     unique: list[SolverVariant] = []
     for v in out:
