@@ -39,6 +39,7 @@ import math
 import os
 import socket
 import sys
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -188,19 +189,36 @@ def _sampler(seed: int, n: int) -> Any:
     return optuna.samplers.TPESampler(seed=mixed, n_startup_trials=PRUNER_STARTUP_TRIALS + 2)
 
 
+#: Attempts at opening the study: processes starting together race to create its tables.
+OPEN_ATTEMPTS = 5
+
+
 def open_study(setup: TuneSetup) -> Any:
     """The study (created if new, ``load_if_exists=True``), with the default configuration enqueued once."""
+    import warnings
+
     import optuna
+    import sqlalchemy.exc
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=setup.study_name,
-        storage=_storage(setup.storage),
-        sampler=_sampler(setup.sampler_seed, 0),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_STEPS),
-        direction="minimize",
-        load_if_exists=True,
-    )
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # the heartbeat options
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            study = optuna.create_study(
+                study_name=setup.study_name,
+                storage=_storage(setup.storage),
+                sampler=_sampler(setup.sampler_seed, 0),
+                pruner=optuna.pruners.MedianPruner(
+                    n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=PRUNER_WARMUP_STEPS
+                ),
+                direction="minimize",
+                load_if_exists=True,
+            )
+            break
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError):
+            if attempt == OPEN_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))  # another process is creating the tables or the study
     for key, value in {"solver": setup.solver, "objective": "mean normalised gap"}.items():
         known = study.user_attrs.get(key)
         if known is not None and known != value:
@@ -209,12 +227,11 @@ def open_study(setup: TuneSetup) -> Any:
         study.set_user_attr("solver", setup.solver)
         study.set_user_attr("objective", "mean normalised gap")
         defaults = param_defaults(solver_class(setup.solver))
-        space = solver_class(setup.solver).space
         start: dict[str, Any] = {}
-        for p in space:
+        for p in solver_class(setup.solver).space:
             if p.active(start):
                 start[p.name] = setup.base_params.get(p.name, defaults[p.name])
-        study.enqueue_trial(start, user_attrs={"enqueued": "defaults"})
+        study.enqueue_trial(start, user_attrs={"enqueued": "defaults"}, skip_if_exists=True)
     return study
 
 
