@@ -105,8 +105,8 @@ def bakeoff(
         check_export_path(export)
     with output_dir(out) as target:  # --out checked (and locked) before anything runs
         _bakeoff(study_file, solvers, instances, hw, crossbar, fanin, crossbars_per_tile, mesh, decompose, seeds,
-                 time_limit, objective, traffic, variant, name, store, jobs, scheduler, memory_limit, grace, export,
-                 target, quiet, json_out)  # fmt: skip
+                 time_limit, objective, traffic, variant, params, name, store, jobs, scheduler, memory_limit, grace,
+                 export, target, quiet, json_out)  # fmt: skip
 
 
 def _bakeoff(
@@ -124,6 +124,7 @@ def _bakeoff(
     objective: str,
     traffic: Traffic,
     variant: Repeatable,
+    params: list[Path] | None,
     name: str | None,
     store: Path | None,
     jobs: int | None,
