@@ -8,7 +8,7 @@ storage URL share it. See :mod:`mapopt.studies.tuning` for the objective and the
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,13 +21,15 @@ from mapopt.cli.common import (
     PerTileOpt,
     Traffic,
     TrafficOpt,
-    console,
     emit_json,
-    table,
+    log,
+    print_table,
 )
 from mapopt.errors import InputError
 from mapopt.problem import DEFAULT_OBJECTIVE
-from mapopt.reports.outdir import check_out_dir
+
+if TYPE_CHECKING:
+    from mapopt.io.outdir import OutputDir
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -79,14 +81,47 @@ def tune(
     json_out: JsonOpt = False,
 ) -> None:
     """Tune SOLVER on the training instances; report default vs tuned on the held-out ones."""
+    from mapopt.io.outdir import output_dir
+
+    with output_dir(out) as target:  # --out checked (and locked) before anything runs
+        _check_and_tune(solver, instances, storage, trials, holdout, hw, crossbar, fanin, crossbars_per_tile, mesh,
+                        decompose, time_limit, objective, traffic, seeds, seed, study, workers, jobs, params, store,
+                        memory_limit, target, quiet, json_out)  # fmt: skip
+
+
+def _check_and_tune(  # the command's options, checked in order
+    solver: str,
+    instances: list[str],
+    storage: str,
+    trials: int,
+    holdout: list[str] | None,
+    hw: str,
+    crossbar: str | None,
+    fanin: int | None,
+    crossbars_per_tile: int | None,
+    mesh: str | None,
+    decompose: str,
+    time_limit: float | None,
+    objective: str,
+    traffic: Traffic,
+    seeds: int,
+    seed: int,
+    study: str | None,
+    workers: int,
+    jobs: int,
+    params: Path | None,
+    store: Path | None,
+    memory_limit: int,
+    target: OutputDir | None,
+    quiet: bool,
+    json_out: bool,
+) -> None:
     from mapopt.registry import solver_class
     from mapopt.studies.spec import expand_instances, make_part
     from mapopt.studies.store import Store
     from mapopt.studies.tuning import TuneSetup
     from mapopt.studies.variants import check_params, read_params_file
 
-    if out is not None:
-        check_out_dir(out)
     cls = solver_class(solver)
     if not cls.space:
         raise InputError(f"solver {solver!r} declares no search space: nothing to tune", source="--solver")
@@ -134,13 +169,12 @@ def tune(
         memory_limit_mb=memory_limit,
         base_params=base,
     )
-    _tune(setup, workers=workers, out=out, quiet=quiet, json_out=json_out)
+    _tune(setup, workers=workers, target=target, quiet=quiet, json_out=json_out)
 
 
-def _tune(setup: object, *, workers: int, out: Path | None, quiet: bool, json_out: bool) -> None:
+def _tune(setup: object, *, workers: int, target: OutputDir | None, quiet: bool, json_out: bool) -> None:
     import optuna
 
-    from mapopt.reports.outdir import write_folder
     from mapopt.reports.tuning import now, write_tuning
     from mapopt.studies.tuning import TuneSetup, best_params, compare, open_study, run_workers
 
@@ -151,12 +185,12 @@ def _tune(setup: object, *, workers: int, out: Path | None, quiet: bool, json_ou
             return
         frozen = study.get_trials(deepcopy=False)[trial.number]
         value = "-" if frozen.value is None else f"{frozen.value:.4f}"
-        console.print(f"trial {trial.number}: {frozen.state.name.lower()} {value} {frozen.params}", markup=False)
+        log(f"trial {trial.number}: {frozen.state.name.lower()} {value} {frozen.params}")
 
     try:
         ran = run_workers(setup, workers, on_trial)
     except KeyboardInterrupt:
-        console.print(f"interrupted; the study is in {setup.storage}: rerun the same command to continue")
+        log(f"interrupted; the study is in {setup.storage}: rerun the same command to continue")
         raise
     study = open_study(setup)
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -181,12 +215,12 @@ def _tune(setup: object, *, workers: int, out: Path | None, quiet: bool, json_ou
         "sampler_seed": setup.sampler_seed,
         "date": now(),
     }
-    if out is not None:
-        build = lambda folder: write_tuning(  # noqa: E731
-            folder, solver=setup.solver, params=params, tuned=tuned, study=study, comparisons=comparisons, rows=rows
-        )
-        for path in write_folder(out, build):
-            console.print(f"wrote {path}")
+    if target is not None:
+        with target.staging() as folder:
+            names = write_tuning(
+                folder, solver=setup.solver, params=params, tuned=tuned, study=study, comparisons=comparisons, rows=rows
+            )
+        log(f"wrote {target.path}: {', '.join(names)}", quiet=quiet)
     doc = {
         "solver": setup.solver,
         "trials_run_here": ran,
@@ -202,9 +236,7 @@ def _tune(setup: object, *, workers: int, out: Path | None, quiet: bool, json_ou
     )
     if comparisons:
         cols = ["instance", "default_gap", "tuned_gap", "default_s", "tuned_s"]
-        from rich.console import Console
-
-        Console(width=80).print(table("held out: default vs tuned", cols, [c.__dict__ for c in comparisons]))
+        print_table("held out: default vs tuned", cols, [c.__dict__ for c in comparisons])
 
 
 def register(app: typer.Typer) -> None:
