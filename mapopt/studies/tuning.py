@@ -39,6 +39,7 @@ import math
 import os
 import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -202,6 +203,7 @@ def open_study(setup: TuneSetup) -> Any:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # the heartbeat options
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
     for attempt in range(OPEN_ATTEMPTS):
         try:
             study = optuna.create_study(
@@ -312,7 +314,37 @@ def work(setup: TuneSetup, worker: int = 0, on_trial: Any = None) -> int:
     return done_here
 
 
+class _Heartbeat:
+    """Beats for a running trial every :data:`HEARTBEAT_S` s, so that other machines can tell a dead
+    process's trial from a live one (``RDBStorage.record_heartbeat``; Optuna only beats by itself
+    inside ``Study.optimize``, and trials here are run with ask and tell)."""
+
+    def __init__(self, study: Any, trial: Any):
+        self.storage, self.trial_id = study._storage, trial._trial_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="mapopt-tune-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while True:
+            self.storage.record_heartbeat(self.trial_id)
+            if self.stop.wait(HEARTBEAT_S):
+                return
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
 def _run_trial(study: Any, trial: Any, params: dict[str, Any], evaluator: Evaluator) -> None:
+    with _Heartbeat(study, trial):
+        _evaluate_trial(study, trial, params, evaluator)
+
+
+def _evaluate_trial(study: Any, trial: Any, params: dict[str, Any], evaluator: Evaluator) -> None:
     import optuna
 
     setup = evaluator.setup
