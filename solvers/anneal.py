@@ -69,7 +69,7 @@ class Anneal(Solver):
 
     #: Tunable hyperparameters (mapopt.space); the move probabilities are bounded so they sum to <= 1.
     space = SearchSpace(
-        Categorical("start", ("greedy", "layered", "partition", "paper")),
+        Categorical("start", ("greedy", "layered", "partition", "windowed")),
         Int("moves", 2_000, 100_000, log=True),
         Float("t0", 0.005, 0.5, log=True),
         Float("t_end", 1e-5, 1e-3, log=True),
