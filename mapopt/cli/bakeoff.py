@@ -247,7 +247,9 @@ def _run(study: object, *, quiet: bool, json_out: bool) -> None:
         return
     rows = [{"status": s, "runs": n} for s, n in sorted(outcome.statuses.items())]
     title = f"{study.name}: {outcome.total} runs, {outcome.stored_before} already stored, {outcome.ran} run now"
-    print_table(title, ["status", "runs"], rows)
+    typer.echo(title)
+    if rows:
+        print_table("statuses", ["status", "runs"], rows)
 
 
 def register(app: typer.Typer) -> None:

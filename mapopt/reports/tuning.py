@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,9 @@ def optuna_plots(study: Any, folder: Path) -> list[str]:
     if len(complete) >= 2 and len({json.dumps(t.params, sort_keys=True) for t in complete}) >= 2:
         plots.append(("importance.png", plot_param_importances))
     for name, draw in plots:
-        ax = draw(study)
+        with warnings.catch_warnings():  # Optuna warns on stderr when importances are all equal
+            warnings.simplefilter("ignore")
+            ax = draw(study)
         fig = ax.figure
         fig.set_size_inches(8, 5)
         fig.tight_layout()
