@@ -201,7 +201,7 @@ def main() -> None:
         args.out.write_text(json.dumps({"machine": machine(), "runs": records}, indent=2))
 
 
-HEURISTICS = ("paper", "greedy", "layered", "partition", "pso", "anneal", "auto")
+HEURISTICS = ("windowed", "greedy", "layered", "partition", "pso", "anneal", "auto")
 EXACT = ("cpsat", "pulp-highs")
 
 

@@ -8,7 +8,7 @@ nothing else is caught, so genuine bugs still show a traceback.
 from __future__ import annotations
 
 #: Stable names of the mapping constraints (docs/model.md, section 4).
-CONSTRAINTS = ("columns", "rows", "fanin", "tile-capacity", "complete")
+CONSTRAINTS = ("columns", "rows", "fanin", "tile-capacity", "complete", "decomposition")
 
 
 class InputError(ValueError):
@@ -44,3 +44,12 @@ class InputError(ValueError):
         if self.source:
             return self
         return InputError(self.message, source=source, constraint=self.constraint)
+
+
+class ModelWarning(UserWarning):
+    """An input holds something mapopt's model represents only approximately (or not at all).
+
+    Readers raise it once per node and parameter, naming both, with what mapopt does
+    instead; the CLI prints it as one line ``mapopt: warning: ...`` on stderr. Nothing a
+    reader cannot model is dropped silently.
+    """

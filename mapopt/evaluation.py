@@ -1,7 +1,7 @@
 """The validator and the metrics: the single source of truth for "valid" and "cost".
 
 :func:`check` tests every constraint of docs/model.md section 4 by its stable name
-(``columns``, ``rows``, ``fanin``, ``tile-capacity``, ``complete``) and :func:`metrics`
+(``decomposition``, ``complete``, ``columns``, ``rows``, ``fanin``, ``tile-capacity``) and :func:`metrics`
 computes every metric of section 5. Solvers never score themselves: the solver template
 and every report call :func:`assess` on the final mapping.
 
@@ -89,16 +89,21 @@ def check(
 
     ``pairs``: the mapping's :func:`deliveries`, if the caller has them already.
     """
-    complete = _check_complete(dec, mapping)
-    if complete:  # the other checks need a complete, in-range placement
-        return complete
+    out = _check_sound(dec, mapping)
+    if out:  # the other checks need a sound N' and a complete, in-range placement
+        return out
     return _check_placed(dec, hw, mapping, pairs or _deliveries(dec, mapping))
+
+
+def _check_sound(dec: Decomposition, mapping: Mapping) -> list[Violation]:
+    """``decomposition`` and ``complete``."""
+    return _check_decomposition(dec) + _check_complete(dec, mapping)
 
 
 def _check_placed(
     dec: Decomposition, hw: Hardware, mapping: Mapping, pairs: tuple[np.ndarray, np.ndarray]
 ) -> list[Violation]:
-    """The checks after ``complete``: fan-in, columns, rows, tiles."""
+    """The checks after ``decomposition`` and ``complete``: fan-in, columns, rows, tiles."""
     out = _check_fanin(dec, hw)
     out += _check_columns_rows(dec, hw, mapping, pairs)
     out += _check_tiles(hw, mapping)
@@ -136,8 +141,8 @@ def _check_complete(dec: Decomposition, mapping: Mapping) -> list[Violation]:
         return out
     covered = np.zeros(e_orig, dtype=bool)  # one byte per synapse, filled chunk by chunk: no E-sized copies
     for lo in range(0, len(eo), CHUNK):
-        part_eo = eo[lo : lo + CHUNK]
-        covered[part_eo[part_eo >= 0]] = True
+        part = eo[lo : lo + CHUNK]
+        covered[part[part >= 0]] = True
     covered[dec.pruned] = True
     if realised + len(dec.pruned) != e_orig or not covered.all():  # pigeonhole: else each exactly once
         times = np.bincount(np.concatenate((eo[eo >= 0], dec.pruned)), minlength=e_orig)
@@ -151,55 +156,132 @@ def _check_complete(dec: Decomposition, mapping: Mapping) -> list[Violation]:
                     "must be realised exactly once or listed as pruned",
                 )
             )
-    del covered
+    return out
+
+
+def _check_decomposition(dec: Decomposition) -> list[Violation]:
+    """Decomposition integrity: N' computes N (docs/model.md, section 4, ``decomposition``).
+
+    - ids: N' keeps N's neurons as its first n ids, each its own root (origin v, level 0);
+      an extra unit (id >= n) is a non-root (level >= 1) of a compute neuron, and every
+      neuron of N' is an input exactly when its origin is;
+    - roots keep their neuron's threshold, leak, bias and reset potential (they apply its
+      dynamics), and non-root units carry no bias (they pass on a pure sum);
+    - positions: the units of a neuron are numbered 0..u-1 without repeats, the root last;
+    - a raw synapse of N' realises its original synapse: same pre-synaptic neuron, a unit
+      of the same post-synaptic neuron, the same weight;
+    - a partial-sum edge has weight exactly 1 and goes from a unit to a unit of the same
+      neuron one level closer to the root, and every non-root unit sends exactly one.
+    Together: every unit's partial sum reaches its own root, so the root adds exactly the
+    weighted inputs of the original neuron. Two exceptions the authors' partitioner needs
+    (``Decomposition.connectors``, ``Decomposition.dropped``): connector units (the last
+    ids) relay one compute unit each and are checked by :func:`_check_connectors`; a unit
+    listed as dropped sends no partial sum (its inputs are reported as ``lost_synapses``).
+    """
+    net, orig = dec.network, dec.original
+    n, n_prime = orig.n_neurons, net.n_neurons
+    if n_prime < n:
+        return [Violation("decomposition", "N'", f">= {n} neurons", n_prime, "N' must keep every neuron of N")]
+    origin, level, position = dec.origin, dec.level, dec.position
+    if n == 0:
+        return []
+    if origin.min(initial=0) < 0 or origin.max(initial=0) >= n:
+        return [Violation("decomposition", "origin", f"0..{n - 1}", "out of range", "a unit's neuron must exist in N")]
+    out: list[Violation] = []
+    ids = np.arange(n_prime)
+    kept = ids < n
+    for u in _first(kept & ((origin != ids) | (level != 0))):
+        out.append(Violation("decomposition", f"neuron {u}", f"origin {u}, level 0", f"origin {origin[u]}, level "
+                             f"{level[u]}", "an original neuron is its own root"))  # fmt: skip
+    connector = dec.is_connector
+    bad_extra = ~kept & ~connector & ((level < 1) | orig.is_input[np.clip(origin, 0, n - 1)])
+    for u in _first(bad_extra):
+        out.append(Violation("decomposition", f"unit {u} (neuron {origin[u]})", "a non-root unit of a compute neuron",
+                             f"level {level[u]}", "an extra unit is part of a decomposed compute neuron"))  # fmt: skip
+    for u in _first(net.is_input != orig.is_input[origin]):
+        out.append(Violation("decomposition", f"unit {u} (neuron {origin[u]})", bool(orig.is_input[origin[u]]),
+                             bool(net.is_input[u]), "a unit is an input exactly when its neuron is"))  # fmt: skip
+    roots = np.flatnonzero(~orig.is_input)
+    params = (net.threshold[roots] != orig.threshold[roots]) | (net.leak[roots] != orig.leak[roots])
+    params |= (net.bias[roots] != orig.bias[roots]) | (net.reset[roots] != orig.reset[roots])
+    for v in roots[_first(params)]:
+        out.append(Violation("decomposition", f"root {v}",
+                             f"threshold {orig.threshold[v]}, leak {orig.leak[v]}, bias {orig.bias[v]}, "
+                             f"reset {orig.reset[v]}",
+                             f"threshold {net.threshold[v]}, leak {net.leak[v]}, bias {net.bias[v]}, "
+                             f"reset {net.reset[v]}",
+                             "a root applies its neuron's dynamics"))  # fmt: skip
+    for u in _first(~kept & (net.bias != 0)):
+        out.append(Violation("decomposition", f"unit {u} (neuron {origin[u]})", 0.0, float(net.bias[u]),
+                             "a non-root unit passes on a pure sum: no bias"))  # fmt: skip
+    if out:
+        return out
+    units = np.bincount(origin[~connector], minlength=n)
+    order = np.flatnonzero(~connector)
+    order = order[np.lexsort((position[order], origin[order]))]
+    repeated = np.zeros(n_prime, dtype=bool)
+    repeated[order[1:]] = (origin[order[1:]] == origin[order[:-1]]) & (position[order[1:]] == position[order[:-1]])
+    misplaced = (position >= units[origin]) | repeated | (kept & (position != units[np.minimum(ids, n - 1)] - 1))
+    for u in _first(misplaced & dec.compute & ~connector):
+        out.append(Violation("decomposition", f"unit {u} (neuron {origin[u]})", f"0..{units[origin[u]] - 1}, root last",
+                             int(position[u]), "unit positions number a neuron's units once each"))  # fmt: skip
     for i in _wrong_endpoints(dec):
-        e = eo[i]
+        e = dec.edge_origin[i]
         out.append(
             Violation(
-                "complete",
+                "decomposition",
                 f"synapse {e} ({orig.pre[e]}->{orig.post[e]})",
                 f"{orig.pre[e]}->unit of {orig.post[e]} w={orig.weight[e]}",
-                f"{net.pre[i]}->unit {net.post[i]} of {dec.origin[net.post[i]]} w={net.weight[i]}",
+                f"{net.pre[i]}->unit {net.post[i]} of {origin[net.post[i]]} w={net.weight[i]}",
                 "realised with the wrong endpoints or weight",
             )
         )
-    part = np.flatnonzero(dec.edge_origin < 0)
-    bad = (dec.origin[net.pre[part]] != dec.origin[net.post[part]]) | (
-        dec.level[net.pre[part]] != dec.level[net.post[part]] + 1
-    )
-    for i in _first(bad):
+    out += _check_connectors(dec, connector)
+    part = np.flatnonzero((dec.edge_origin < 0) & ~connector[net.post])
+    a, b = net.pre[part], net.post[part]
+    for i in _first(net.weight[part] != 1.0):
+        out.append(Violation("decomposition", f"partial edge {a[i]}->{b[i]}", 1.0, float(net.weight[part[i]]),
+                             "a partial sum is passed on with weight exactly 1"))  # fmt: skip
+    for i in _first((origin[a] != origin[b]) | (level[a] != level[b] + 1)):
         out.append(
             Violation(
-                "complete",
-                f"partial edge {net.pre[part[i]]}->{net.post[part[i]]}",
+                "decomposition",
+                f"partial edge {a[i]}->{b[i]}",
                 "unit of the same neuron, one level closer to the root",
                 "elsewhere",
                 "a partial sum must flow towards its own root",
             )
         )
-    non_root = np.flatnonzero(compute & (dec.level > 0))
-    outdeg = np.bincount(net.pre[part], minlength=n_prime)
-    for u in _first(outdeg[non_root] != 1):
+    non_root = np.flatnonzero(dec.compute & (level > 0) & ~connector)
+    outdeg = np.bincount(a, minlength=n_prime)
+    sends = np.ones(n_prime, dtype=np.int64)
+    sends[dec.dropped] = 0  # a dropped partial sum goes nowhere (reported as lost synapses)
+    for u in _first(outdeg[non_root] != sends[non_root]):
         unit = non_root[u]
         out.append(
             Violation(
-                "complete",
-                f"unit {unit} (neuron {dec.origin[unit]})",
-                1,
+                "decomposition",
+                f"unit {unit} (neuron {origin[unit]})",
+                int(sends[unit]),
                 int(outdeg[unit]),
-                "a non-root unit sends its partial sum to exactly one unit",
+                "a non-root unit sends its partial sum to exactly one unit"
+                + (" (none: it is listed as dropped)" if sends[unit] == 0 else ""),
             )
         )
     return out
 
 
 def _wrong_endpoints(dec: Decomposition) -> list[int]:
-    """The first :data:`MAX_LISTED` synapses of N' that realise their original synapse wrongly (in chunks)."""
+    """The first :data:`MAX_LISTED` raw synapses of N' that realise their original synapse wrongly.
+
+    In chunks of :data:`~mapopt.network.CHUNK` synapses, so the check costs no E-sized
+    temporaries; indices out of range are ``complete``'s to report.
+    """
     net, orig = dec.network, dec.original
     found: list[int] = []
     for lo in range(0, net.n_synapses, CHUNK):
         eo = dec.edge_origin[lo : lo + CHUNK]
-        raw = np.flatnonzero(eo >= 0)
+        raw = np.flatnonzero((eo >= 0) & (eo < orig.n_synapses))
         src = eo[raw]
         at = lo + raw
         wrong = (
@@ -207,10 +289,39 @@ def _wrong_endpoints(dec: Decomposition) -> list[int]:
             | (dec.origin[net.post[at]] != orig.post[src])
             | (net.weight[at] != orig.weight[src])
         )
-        found += (at[np.flatnonzero(wrong)[: MAX_LISTED - len(found)]]).tolist()
+        found += at[np.flatnonzero(wrong)[: MAX_LISTED - len(found)]].tolist()
         if len(found) >= MAX_LISTED:
             break
     return found
+
+
+def _check_connectors(dec: Decomposition, connector: np.ndarray) -> list[Violation]:
+    """Connector units relay one compute unit each; only connectors read from connectors."""
+    net = dec.network
+    out: list[Violation] = []
+    if dec.dropped.size and (
+        dec.dropped.min() < 0 or dec.dropped.max() >= net.n_neurons or np.any(dec.level[dec.dropped] == 0)
+    ):
+        out.append(Violation("decomposition", "dropped units", "non-root units of N'", "other ids", "bad dropped list"))
+    if not dec.connectors:
+        return out
+    into = connector[net.post]
+    indeg = np.bincount(net.post[into], minlength=net.n_neurons)
+    for u in _first(connector & (indeg != 1)):
+        out.append(Violation("decomposition", f"connector unit {u}", 1, int(indeg[u]), "a connector relays one unit"))
+    bad = into & ((dec.edge_origin >= 0) | net.is_input[net.pre])
+    bad |= ~into & connector[net.pre]
+    for i in _first(bad):
+        out.append(
+            Violation(
+                "decomposition",
+                f"edge {net.pre[i]}->{net.post[i]}",
+                "compute unit -> connector unit, or connector -> connector",
+                "other",
+                "connector units only relay spikes of compute units",
+            )
+        )
+    return out
 
 
 def _check_fanin(dec: Decomposition, hw: Hardware) -> list[Violation]:
@@ -328,8 +439,16 @@ class EnergyModel:
         static = timesteps * (hw.p_cell * hw.rows * hw.columns + hw.p_col * hw.columns)
         return cls(per_synaptic_event=hw.e_syn, per_delivery=hw.e_msg, per_hop=hw.e_hop, per_crossbar=static)
 
+    def synapse(self, synaptic_events: float) -> float:
+        """energy_synapse_j: the synaptic events' part of the dynamic energy."""
+        return self.per_synaptic_event * synaptic_events
+
+    def network(self, deliveries: float, hop_spikes: float) -> float:
+        """energy_network_j: the spike traffic's part (messages and hops; SANA-FE's "network" energy)."""
+        return self.per_delivery * deliveries + self.per_hop * hop_spikes
+
     def dynamic(self, synaptic_events: float, deliveries: float, hop_spikes: float) -> float:
-        """energy_dynamic_j."""
+        """energy_dynamic_j (= synapse + network)."""
         return self.per_synaptic_event * synaptic_events + self.per_delivery * deliveries + self.per_hop * hop_spikes
 
     def total(self, crossbars: float, synaptic_events: float, deliveries: float, hop_spikes: float) -> float:
@@ -385,14 +504,31 @@ def metrics(
         "intertile_spikes": float(spikes[src_tile != dest_tile].sum()),
         "hop_spikes": hop_spikes,
         "max_hops": int(hops.max()) if hops.size else 0,
+        "energy_synapse_j": energy.synapse(synaptic_events),
+        "energy_network_j": energy.network(deliveries, hop_spikes),
         "energy_dynamic_j": energy_dynamic,
         "energy_static_j": energy_static,
         "energy_wasted_j": energy_wasted,
         "energy_total_j": energy_dynamic + energy_static,
         "depth": dec.depth,
+        "connector_units": dec.connectors,
+        "connector_crossbars": _connector_crossbars(dec, mapping),
+        "dropped_partials": int(dec.dropped.size),
+        "lost_synapses": int(dec.lost_synapses.size),
     }
     result.update(lower_bounds(dec, hw))
     return result
+
+
+def _connector_crossbars(dec: Decomposition, mapping: Mapping) -> int:
+    """Used crossbars that host connector units only (the connector clusters of the authors' tool)."""
+    if not dec.connectors:
+        return 0
+    placed = dec.compute
+    cb = mapping.unit_crossbar[placed]
+    hosts_other = np.zeros(max(mapping.n_crossbar_ids, 1), dtype=bool)
+    hosts_other[cb[~dec.is_connector[placed]]] = True
+    return int(np.unique(cb[~hosts_other[cb]]).size)
 
 
 def synaptic_event_count(net: Network) -> float:
@@ -402,9 +538,64 @@ def synaptic_event_count(net: Network) -> float:
 
 def assess(dec: Decomposition, hw: Hardware, mapping: Mapping) -> Assessment:
     """Check the mapping; compute the metrics when it is valid (the deliveries are computed once for both)."""
-    complete = _check_complete(dec, mapping)
-    if complete:
-        return Assessment(complete, None)
+    sound = _check_sound(dec, mapping)
+    if sound:
+        return Assessment(sound, None)
     pairs = _deliveries(dec, mapping)
     violations = _check_placed(dec, hw, mapping, pairs)
     return Assessment(violations, None if violations else metrics(dec, hw, mapping, pairs))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Per-crossbar and per-tile-pair figures of a valid mapping (what ``mapopt plot`` draws).
+
+    ``crossbars`` are the used crossbar ids; ``columns``, ``rows`` and ``crosspoints`` are
+    theirs (units placed, distinct sources, synapses of N' realised there);
+    ``traffic_src``/``traffic_dst``/``traffic_spikes`` are the inter-tile spike counts, one
+    entry per (source tile, destination tile) pair with src != dst (inputs come from the
+    I/O tile), summed over the deliveries of :func:`metrics`.
+    """
+
+    crossbars: np.ndarray
+    tile: np.ndarray
+    columns: np.ndarray
+    rows: np.ndarray
+    crosspoints: np.ndarray
+    traffic_src: np.ndarray
+    traffic_dst: np.ndarray
+    traffic_spikes: np.ndarray
+
+
+def usage(dec: Decomposition, hw: Hardware, mapping: Mapping) -> Usage:
+    """Columns, rows and crosspoints of every used crossbar, and the inter-tile traffic by tile pair.
+
+    Uses the same deliveries as :func:`metrics` (one per source and destination crossbar),
+    so the traffic here sums to ``intertile_spikes``.
+    """
+    net = dec.network
+    used = _used_crossbars(mapping)
+    ncb = max(mapping.n_crossbar_ids, 1)
+    columns = np.bincount(mapping.unit_crossbar[dec.compute], minlength=ncb)[used]
+    crosspoints = np.bincount(mapping.unit_crossbar[net.post], minlength=ncb)[used]
+    src, dest = _deliveries(dec, mapping)
+    rows = np.bincount(dest, minlength=ncb)[used]
+    hw_mesh = hw if hw.mesh == mapping.mesh else replace(hw, mesh=mapping.mesh)
+    src_cb = mapping.unit_crossbar[src]
+    src_tile = np.where(src_cb >= 0, mapping.crossbar_tile[np.maximum(src_cb, 0)], hw_mesh.io_tile_id)
+    dest_tile = mapping.crossbar_tile[dest]
+    off = src_tile != dest_tile
+    n_tiles = mapping.mesh[0] * mapping.mesh[1]
+    pair = src_tile[off] * n_tiles + dest_tile[off]
+    keys, inverse = np.unique(pair, return_inverse=True)
+    spikes = np.bincount(inverse, weights=net.spikes[src[off]], minlength=keys.size)
+    return Usage(
+        crossbars=used,
+        tile=mapping.crossbar_tile[used],
+        columns=columns,
+        rows=rows,
+        crosspoints=crosspoints,
+        traffic_src=keys // n_tiles,
+        traffic_dst=keys % n_tiles,
+        traffic_spikes=spikes,
+    )

@@ -19,6 +19,35 @@ import numpy as np
 from mapopt.errors import InputError
 
 ENERGY_FIELDS = ("e_syn", "e_msg", "e_hop", "p_cell", "p_col")
+#: Largest crossbar side (rows or columns) and crossbars per tile mapopt accepts.
+MAX_CROSSBAR_SIDE = 1 << 20
+MAX_CROSSBARS_PER_TILE = 1 << 16
+#: Largest mesh (W x H tiles) and number of crossbar slots (W x H x K): solvers keep per-slot arrays.
+MAX_TILES = 1 << 20
+MAX_SLOTS = 1 << 24
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_mesh(w: object, h: object, crossbars_per_tile: int = 1, *, what: str = "mesh") -> tuple[int, int]:
+    """``(W, H)`` as ints, or an :class:`InputError` when not positive integers or beyond the supported size."""
+    if not (_is_int(w) and _is_int(h)) or w < 1 or h < 1:  # type: ignore[operator]
+        raise InputError(f"{what} must be at least 1x1 with integer sides, got {w!r}x{h!r}")
+    w, h = int(w), int(h)  # type: ignore[call-overload]
+    if w * h > MAX_TILES:
+        raise InputError(f"{what} {w}x{h} has {w * h} tiles; at most {MAX_TILES} are supported")
+    if w * h * crossbars_per_tile > MAX_SLOTS:
+        raise InputError(
+            f"{what} {w}x{h} with {crossbars_per_tile} crossbars per tile has {w * h * crossbars_per_tile} crossbar "
+            f"slots; at most {MAX_SLOTS} are supported"
+        )
+    return w, h
 
 
 @dataclass(frozen=True)
@@ -45,26 +74,47 @@ class Hardware:
     sources: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not isinstance(self.description, str):
+            raise InputError(f"hardware name and description must be strings, got {self.name!r}, {self.description!r}")
         for label in ("rows", "columns", "fanin", "crossbars_per_tile"):
             value = getattr(self, label)
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise InputError(f"hardware {self.name!r}: {label} must be a positive integer, got {value!r}")
+        for label in ("rows", "columns"):
+            if getattr(self, label) > MAX_CROSSBAR_SIDE:
+                raise InputError(
+                    f"hardware {self.name!r}: {label} {getattr(self, label)} above the supported {MAX_CROSSBAR_SIDE}"
+                )
+        if self.crossbars_per_tile > MAX_CROSSBARS_PER_TILE:
+            raise InputError(
+                f"hardware {self.name!r}: crossbars_per_tile {self.crossbars_per_tile} above the supported "
+                f"{MAX_CROSSBARS_PER_TILE}"
+            )
         if self.fanin > self.rows:
             raise InputError(
                 f"hardware {self.name!r}: fan-in limit F={self.fanin} exceeds crossbar rows R={self.rows}",
                 constraint="fanin",
             )
+        if not (isinstance(self.io_tile, tuple) and len(self.io_tile) == 2 and all(map(_is_int, self.io_tile))):
+            raise InputError(f"hardware {self.name!r}: io_tile must be [x, y] with integers, got {self.io_tile!r}")
         if self.mesh is not None:
-            w, h = self.mesh
-            if w < 1 or h < 1:
-                raise InputError(f"hardware {self.name!r}: mesh must be at least 1x1, got {w}x{h}")
+            if not (isinstance(self.mesh, tuple) and len(self.mesh) == 2):
+                raise InputError(f"hardware {self.name!r}: mesh must be [W, H] or auto, got {self.mesh!r}")
+            try:
+                w, h = check_mesh(*self.mesh, self.crossbars_per_tile)
+            except InputError as err:
+                raise InputError(f"hardware {self.name!r}: {err.message}") from None
             x, y = self.io_tile
             if not (0 <= x < w and 0 <= y < h):
                 raise InputError(f"hardware {self.name!r}: I/O tile {self.io_tile} outside the {w}x{h} mesh")
+        elif min(self.io_tile) < 0:
+            raise InputError(f"hardware {self.name!r}: I/O tile {self.io_tile} has a negative coordinate")
         for label in ENERGY_FIELDS:
             value = getattr(self, label)
-            if not math.isfinite(value) or value < 0:
-                raise InputError(f"hardware {self.name!r}: {label} must be a finite number >= 0, got {value}")
+            if not _is_real(value) or not math.isfinite(value) or value < 0:
+                raise InputError(f"hardware {self.name!r}: {label} must be a finite number >= 0, got {value!r}")
+        if not (isinstance(self.sources, dict) and all(isinstance(v, str) for v in self.sources.values())):
+            raise InputError(f"hardware {self.name!r}: sources must map fields to strings")
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -133,8 +183,14 @@ class Hardware:
         if missing:
             raise InputError(f"missing hardware field(s): {', '.join(sorted(missing))}", source=source)
         d = dict(d)
-        d["mesh"] = parse_mesh(d["mesh"], source=source)
-        d["io_tile"] = tuple(d.get("io_tile", (0, 0)))  # type: ignore[arg-type]
+        try:
+            d["mesh"] = parse_mesh(d["mesh"], source=source)
+        except InputError as err:
+            raise err.with_source(source) from None
+        io_tile = d.get("io_tile", (0, 0))
+        if not (isinstance(io_tile, (list, tuple)) and len(io_tile) == 2):
+            raise InputError(f"hardware field io_tile must be [x, y], got {io_tile!r}", source=source)
+        d["io_tile"] = tuple(io_tile)
         try:
             return cls(**d)  # type: ignore[arg-type]
         except InputError as err:
@@ -153,10 +209,10 @@ def parse_mesh(value: object, *, source: str = "--mesh") -> tuple[int, int] | No
             raise InputError(f"mesh must be WxH or auto, got {value!r}", source=source)
         value = (int(m.group(1)), int(m.group(2)))
     if isinstance(value, (list, tuple)) and len(value) == 2:
-        w, h = int(value[0]), int(value[1])
-        if w < 1 or h < 1:
-            raise InputError(f"mesh must be at least 1x1, got {w}x{h}", source=source)
-        return (w, h)
+        try:
+            return check_mesh(value[0], value[1])
+        except InputError as err:
+            raise err.with_source(source) from None
     raise InputError(f"mesh must be WxH or auto, got {value!r}", source=source)
 
 
@@ -168,6 +224,8 @@ def parse_crossbar(value: str) -> tuple[int, int]:
     r, c = int(m.group(1)), int(m.group(2))
     if r < 1 or c < 1:
         raise InputError(f"crossbar size must be positive, got {r}x{c}", source="--crossbar")
+    if max(r, c) > MAX_CROSSBAR_SIDE:
+        raise InputError(f"crossbar size {r}x{c} above the supported {MAX_CROSSBAR_SIDE} per side", source="--crossbar")
     return r, c
 
 

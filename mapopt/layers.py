@@ -15,6 +15,7 @@ average pool divides by the full kernel area (``count_include_pad``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mapopt.errors import InputError
+from mapopt.resources import Size, check_fits
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class Synapses:
 
     def matrix(self) -> sp.csr_matrix:
         """The layer as a sparse ``(out_size, in_size)`` matrix."""
-        shape = (int(np.prod(self.out_shape)), int(np.prod(self.in_shape)))
+        shape = (math.prod(self.out_shape), math.prod(self.in_shape))
         return sp.csr_matrix((self.weight, (self.post, self.pre)), shape=shape)
 
 
@@ -103,6 +105,9 @@ def conv(
         )
     if min(outs, default=1) < 1:
         raise InputError(f"conv kernel {tuple(kernel)} does not fit input {tuple(spatial)} (output {outs})")
+    dims = zip(spatial, kernel, strides, pads, dilations, outs, strict=True)
+    pairs = math.prod(_valid_pairs(*dim)[0] for dim in dims)
+    check_fits("the expanded convolution", Size(cout * math.prod(outs), cout * cin_g * pairs))
     # Spatial part: valid (output position, kernel offset, input position) triples, one
     # dimension at a time, then their cartesian product as flat indices.
     o_flat, k_flat, x_flat = np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64)
@@ -117,7 +122,7 @@ def conv(
     co = np.repeat(np.arange(cout), cin_g)
     cl = np.tile(np.arange(cin_g), cout)
     ci = (co // (cout // groups)) * cin_g + cl
-    n_out, n_in = int(np.prod(outs)), int(np.prod(spatial))
+    n_out, n_in = math.prod(outs), math.prod(spatial)
     ns = len(o_flat)
     post = np.repeat(co * n_out, ns) + np.tile(o_flat, len(co))
     pre = np.repeat(ci * n_in, ns) + np.tile(x_flat, len(co))
@@ -139,7 +144,7 @@ def pool(
     """
     c, *spatial = (int(x) for x in in_shape)
     ks = _per_dim(kernel, len(spatial), "pool kernel")
-    area = int(np.prod(ks))
+    area = math.prod(ks)
     weight = np.full((c, 1, *ks), 1.0 / area if average else 1.0)
     return conv(in_shape, weight, stride=ks if stride is None else stride, padding=padding, groups=c)
 
@@ -180,8 +185,32 @@ def conv_counts(
         o = conv_output_size(size, k, st, p, d)
         if o < 1:
             raise InputError(f"kernel {tuple(kernel)} (dilation {tuple(dilation)}) does not fit input {tuple(spatial)}")
-        x = np.arange(o)[:, None] * st - p + np.arange(k)[None, :] * d
-        valid = ((x >= 0) & (x < size)).sum(axis=1)
-        total, widest = total * int(valid.sum()), widest * int(valid.max())
+        valid_sum, valid_max = _valid_pairs(size, k, st, p, d, o)
+        total, widest = total * valid_sum, widest * valid_max
         outs.append(o)
     return total, widest, (out_channels, *outs)
+
+
+#: Above this many (output, kernel offset) pairs, :func:`_valid_pairs` counts per offset instead of listing pairs.
+_LISTED_PAIRS = 1 << 20
+
+
+def _valid_pairs(size: int, k: int, st: int, p: int, d: int, o: int) -> tuple[int, int]:
+    """(output position, kernel offset) pairs of one dimension inside the input: their number, and the most per output.
+
+    Small layers list the pairs (exact); large ones count, for each offset j, the outputs x with
+    0 <= x st - p + j d < size in closed form (O(k), no arrays), and the most per output is k when
+    some output sees its whole kernel (an upper bound otherwise).
+    """
+    if o * k <= _LISTED_PAIRS:
+        x = np.arange(o)[:, None] * st - p + np.arange(k)[None, :] * d
+        valid = ((x >= 0) & (x < size)).sum(axis=1)
+        return int(valid.sum()), int(valid.max())
+    total = 0
+    for j in range(k):
+        lo = max(0, -((j * d - p) // st))  # ceil((p - j d) / st)
+        hi = min(o - 1, (size - 1 + p - j * d) // st)
+        total += max(0, hi - lo + 1)
+    first = max(0, -(-p // st))
+    whole = first < o and first * st - p + (k - 1) * d < size
+    return total, k if whole else min(k, size)

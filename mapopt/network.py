@@ -13,6 +13,7 @@ combines ids into one key (``pre * n + x``) must widen to int64 first (:func:`wi
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -23,6 +24,10 @@ from mapopt.errors import InputError
 
 #: Default evaluation window (timesteps) when nothing else says so.
 DEFAULT_TIMESTEPS = 100
+#: Longest evaluation window accepted (the simulator keeps a spike train per step).
+MAX_TIMESTEPS = 1_000_000
+#: Most neurons a network may have (ids are int64; arrays per neuron must fit in memory).
+MAX_NEURONS = 1 << 40
 #: Synapses per pass when checking the order of large synapse arrays (bounds the temporaries).
 CHUNK = 1 << 24
 
@@ -70,6 +75,21 @@ class Network:
         ``float64[n]`` neuron parameters for the simulator (leak 0 means integrate-and-fire).
     layer:
         ``int32[n]``; layer index when the generator knows it, else -1.
+    bias:
+        ``float64[n]``; constant input a neuron receives every step, in units of synaptic
+        weight (an ANN layer's bias, or the pull of a LIF's leak towards a nonzero ``v_leak``).
+    reset:
+        ``float64[n]``; the potential a neuron is set to after it spikes (NIR's ``v_reset``).
+    task:
+        The labelled data set the net was trained for (``"digits"``, see :mod:`mapopt.quality`),
+        which fixes its test inputs and readout; None for nets that were not trained.
+    input_listing:
+        ``int64[L]`` or None: each neuron's input list in the order a SpiNeMap connection
+        file gives it, as synapse indices grouped by post-synaptic neuron (a pair the file
+        lists twice appears twice). The authors' partitioner reads a neuron's inputs in
+        that order, repeats included; None means each neuron's inputs once, in ascending
+        pre-synaptic id (the order of :attr:`pre` within :attr:`in_ptr`), which is also
+        what :func:`mapopt.io.write_spinemap` writes.
     """
 
     name: str
@@ -83,6 +103,10 @@ class Network:
     threshold: np.ndarray = field(default=None)  # type: ignore[assignment]
     leak: np.ndarray = field(default=None)  # type: ignore[assignment]
     layer: np.ndarray = field(default=None)  # type: ignore[assignment]
+    bias: np.ndarray = field(default=None)  # type: ignore[assignment]
+    reset: np.ndarray = field(default=None)  # type: ignore[assignment]
+    task: str | None = None
+    input_listing: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.is_input)
@@ -92,6 +116,9 @@ class Network:
             object.__setattr__(self, "leak", np.zeros(n))
         if self.layer is None:
             object.__setattr__(self, "layer", np.full(n, -1, dtype=np.int32))
+        for name in ("bias", "reset"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.zeros(n))
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -109,14 +136,18 @@ class Network:
         threshold: np.ndarray | None = None,
         leak: np.ndarray | None = None,
         layer: np.ndarray | None = None,
+        bias: np.ndarray | None = None,
+        reset: np.ndarray | None = None,
+        task: str | None = None,
         merge_duplicates: bool = False,
     ) -> Network:
         """Validate, canonicalise (sort by post, pre) and return a network.
 
         Raises :class:`InputError` naming the offending neuron or synapse for: ids out of
         range, duplicate synapses (unless ``merge_duplicates``, which sums their weights),
-        NaN/inf weights, negative or non-finite spike counts, input neurons with incoming
-        synapses, and array length mismatches.
+        NaN/inf weights, negative or non-finite spike counts, non-finite thresholds, biases and
+        reset potentials, leaks outside [0, 1], input neurons with incoming synapses, and
+        array length mismatches.
         """
         is_input = np.asarray(is_input, dtype=bool)
         n = len(is_input)
@@ -128,8 +159,8 @@ class Network:
             weight = weight if weight.dtype == np.float32 else weight.astype(np.float64, copy=False)
         if not (len(pre) == len(post) == len(weight)):
             raise InputError(f"synapse arrays differ in length: pre {len(pre)}, post {len(post)}, weight {len(weight)}")
-        if timesteps is None or int(timesteps) < 1:
-            raise InputError(f"timesteps must be >= 1, got {timesteps}")
+        if timesteps is None or not 1 <= int(timesteps) <= MAX_TIMESTEPS:
+            raise InputError(f"timesteps must be in 1..{MAX_TIMESTEPS}, got {timesteps}")
         for arr, label in ((pre, "pre"), (post, "post")):
             bad = np.flatnonzero((arr < 0) | (arr >= n))
             if bad.size:
@@ -166,7 +197,9 @@ class Network:
                 "inputs are external spike sources"
             )
         spikes = np.zeros(n) if spikes is None else np.asarray(spikes, dtype=np.float64).ravel()
-        arrays = {"spikes": spikes, "threshold": threshold, "leak": leak, "layer": layer}
+        arrays = {
+            "spikes": spikes, "threshold": threshold, "leak": leak, "layer": layer, "bias": bias, "reset": reset
+        }
         for label, arr in arrays.items():
             if arr is not None and len(arr) != n:
                 raise InputError(f"{label} has {len(arr)} entries, expected one per neuron ({n})")
@@ -174,11 +207,13 @@ class Network:
         if bad.size:
             i = int(bad[0])
             raise InputError(f"neuron {i}: spike count {spikes[i]} is negative or not finite")
-        if threshold is not None:
-            threshold = np.asarray(threshold, dtype=np.float64)
-            bad = np.flatnonzero(~np.isfinite(threshold))
-            if bad.size:
-                raise InputError(f"neuron {int(bad[0])}: threshold is not finite")
+        finite = {"threshold": threshold, "bias": bias, "reset": reset}
+        for label, arr in finite.items():
+            if arr is not None:
+                finite[label] = arr = np.asarray(arr, dtype=np.float64).ravel()
+                bad = np.flatnonzero(~np.isfinite(arr))
+                if bad.size:
+                    raise InputError(f"neuron {int(bad[0])}: {label} is not finite")
         if leak is not None:
             leak = np.asarray(leak, dtype=np.float64)
             bad = np.flatnonzero(~np.isfinite(leak) | (leak < 0) | (leak > 1))
@@ -193,20 +228,24 @@ class Network:
             spikes=spikes,
             spike_source=spike_source,
             timesteps=int(timesteps),
-            threshold=threshold,
+            threshold=finite["threshold"],
             leak=leak,
             layer=None if layer is None else np.asarray(layer, dtype=np.int32),
+            bias=finite["bias"],
+            reset=finite["reset"],
+            task=task,
         )
 
     def with_spikes(self, spikes: np.ndarray, source: str, timesteps: int | None = None) -> Network:
         """Return a copy whose spike counts (and their provenance) are replaced.
 
-        The synapse arrays are shared, not copied or re-checked (they were checked when
-        this network was built); the new counts and window are validated as in :meth:`build`.
+        The synapse arrays (and the input listing) are shared, not copied or re-checked (they
+        were checked when this network was built); the new counts and window are validated
+        as in :meth:`build`.
         """
         timesteps = self.timesteps if timesteps is None else timesteps
-        if timesteps is None or int(timesteps) < 1:
-            raise InputError(f"timesteps must be >= 1, got {timesteps}")
+        if timesteps is None or not 1 <= int(timesteps) <= MAX_TIMESTEPS:
+            raise InputError(f"timesteps must be in 1..{MAX_TIMESTEPS}, got {timesteps}")
         spikes = np.asarray(spikes, dtype=np.float64).ravel()
         if len(spikes) != self.n_neurons:
             raise InputError(f"spikes has {len(spikes)} entries, expected one per neuron ({self.n_neurons})")
@@ -215,6 +254,26 @@ class Network:
             i = int(bad[0])
             raise InputError(f"neuron {i}: spike count {spikes[i]} is negative or not finite")
         return replace(self, spikes=spikes, spike_source=source, timesteps=int(timesteps))
+
+    def with_input_listing(self, listing: np.ndarray | None) -> Network:
+        """A copy whose input lists follow ``listing`` (see :attr:`input_listing`), validated.
+
+        ``listing`` must name synapses of this network, grouped by ascending post-synaptic
+        neuron, each synapse at least once; the canonical listing (every synapse once, in
+        order) is stored as None.
+        """
+        if listing is None:
+            return self if self.input_listing is None else replace(self, input_listing=None)
+        listing = np.asarray(listing, dtype=np.int64).ravel()
+        e = self.n_synapses
+        if listing.size and (listing.min() < 0 or listing.max() >= e):
+            raise InputError(f"input listing names synapses outside 0..{e - 1}")
+        if np.any(np.diff(self.post[listing]) < 0):
+            raise InputError("input listing is not grouped by post-synaptic neuron")
+        if np.any(np.bincount(listing, minlength=e) == 0):
+            raise InputError("input listing leaves out a synapse")
+        canonical = listing.size == e and np.array_equal(listing, np.arange(e))
+        return replace(self, input_listing=None if canonical else listing)
 
     # ------------------------------------------------------------------ structure
     @property
@@ -240,6 +299,34 @@ class Network:
         return np.diff(self.in_ptr)
 
     @cached_property
+    def listing(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(entries, ptr)``: the synapse indices of each neuron's input list (see
+        :attr:`input_listing`), neuron ``v``'s at ``entries[ptr[v]:ptr[v + 1]]``."""
+        if self.input_listing is None:
+            return np.arange(self.n_synapses, dtype=np.int64), self.in_ptr
+        counts = np.bincount(self.post[self.input_listing], minlength=self.n_neurons)
+        return self.input_listing, np.concatenate(([0], np.cumsum(counts)))
+
+    @cached_property
+    def first_entry(self) -> np.ndarray:
+        """Per synapse, the position of its first entry in its neuron's input list (``int64[E]``)."""
+        entries, ptr = self.listing
+        if self.input_listing is None:
+            return np.arange(self.n_synapses, dtype=np.int64) - ptr[self.post]
+        first = np.unique(entries, return_index=True)[1]  # every synapse is listed at least once
+        return first - ptr[self.post]
+
+    @cached_property
+    def input_rank(self) -> np.ndarray:
+        """Per synapse, its rank among its neuron's distinct inputs in input-list order (0..m-1)."""
+        if self.input_listing is None:
+            return self.first_entry
+        order = np.lexsort((self.first_entry, self.post))
+        rank = np.empty(self.n_synapses, dtype=np.int64)
+        rank[order] = np.arange(self.n_synapses) - self.in_ptr[self.post[order]]
+        return rank
+
+    @cached_property
     def fanout(self) -> np.ndarray:
         return np.bincount(self.pre, minlength=self.n_neurons)
 
@@ -251,6 +338,22 @@ class Network:
         """Weighted adjacency as a scipy CSR matrix, rows = pre, columns = post."""
         n = self.n_neurons
         return sp.csr_matrix((self.weight, (self.pre, self.post)), shape=(n, n))
+
+    def content_hash(self) -> str:
+        """SHA-256 of the net's content (arrays, window, task), not its name or spike provenance.
+
+        Bake-off run keys use it, so a changed generator or file makes new runs instead of
+        reusing results of a different net.
+        """
+        h = hashlib.sha256(f"timesteps={self.timesteps};task={self.task};".encode())
+        for label in ("is_input", "pre", "post", "weight", "spikes", "threshold", "leak", "layer", "bias", "reset"):
+            arr = np.asarray(getattr(self, label))
+            canonical = {"pre": np.int64, "post": np.int64, "weight": np.float64}.get(label)
+            dtype = np.dtype(canonical) if canonical else arr.dtype  # storage types do not change the content
+            h.update(f"{label}:{dtype.str}:{arr.shape};".encode())
+            for lo in range(0, max(arr.size, 1), CHUNK):  # in chunks: no full copy of a large array
+                h.update(np.ascontiguousarray(arr[lo : lo + CHUNK], dtype=dtype).tobytes())
+        return h.hexdigest()
 
     def summary(self) -> dict[str, object]:
         """The facts ``mapopt info`` shows."""
@@ -266,6 +369,8 @@ class Network:
             "timesteps": self.timesteps,
             "total_spikes": float(self.spikes.sum()),
             "spike_source": self.spike_source,
+            "biased_neurons": int(np.count_nonzero(self.bias)),
+            "task": self.task,
         }
 
 

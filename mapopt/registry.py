@@ -22,13 +22,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mapopt.errors import InputError
 
 if TYPE_CHECKING:
     from mapopt.network import Network
+    from mapopt.resources import Size
     from mapopt.solver import Solver
 
 SOLVERS = "mapopt.solvers"
@@ -39,12 +39,18 @@ READERS = "mapopt.readers"
 
 @dataclass(frozen=True)
 class Generator:
-    """A parametrised net family usable as ``--net PREFIX:ARGS`` (e.g. ``mlp:784-100-10``)."""
+    """A parametrised net family usable as ``--net PREFIX:ARGS`` (e.g. ``mlp:784-100-10``).
+
+    ``size`` states, without building anything, how large ``build(args, seed)`` would be
+    (neurons and synapses, exact or an upper bound, see :mod:`mapopt.resources`), so that
+    :func:`mapopt.io.resolve_net` refuses a spec that cannot fit in memory before building it.
+    """
 
     prefix: str
     syntax: str
     description: str
     build: Callable[[str, int], Network]  # (args after the colon, seed) -> Network
+    size: Callable[[str], Size] | None = None  # args -> estimated size (None: not known in advance)
 
 
 @dataclass(frozen=True)
@@ -60,11 +66,16 @@ class NetEntry:
 
 @dataclass(frozen=True)
 class FileReader:
-    """A network file format: the suffixes it claims and the function that reads such a file."""
+    """A network file format: the suffixes it claims and the function that reads such a file.
+
+    ``options`` names the keyword arguments ``read`` takes besides the path (NIR's ``dt``);
+    :func:`mapopt.io.read_network` rejects an option given for a format without it.
+    """
 
     name: str
     suffixes: tuple[str, ...]
-    read: Callable[[Path], Network]
+    read: Callable[..., Network]
+    options: tuple[str, ...] = ()
 
 
 @cache

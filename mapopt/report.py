@@ -7,13 +7,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+from mapopt.formatting import HEADINGS, fmt
 from mapopt.hardware import Hardware
-from mapopt.io.container import atomic_write
 from mapopt.io.mapfile import write_mapping
+from mapopt.io.outdir import atomic_write
 from mapopt.network import Network
 from mapopt.pipeline import StrategyRun
 
-#: Columns of the comparison table (``mapopt run``).
+#: Columns of the comparison table (``mapopt run --wide``, report.md), the most telling first.
 TABLE_COLUMNS = [
     "strategy",
     "status",
@@ -31,19 +32,10 @@ TABLE_COLUMNS = [
     "energy_total_j",
     "wall_s",
 ]
-#: Short column headings for terminal tables and Markdown reports.
-HEADINGS = {
-    "lower_bound_crossbars": "LB crossbars",
-    "pruned_synapses": "pruned",
-    "neuron_utilization": "neuron util",
-    "synapse_utilization": "synapse util",
-    "intertile_spikes": "intertile",
-    "hop_spikes": "hop spikes",
-    "energy_wasted_j": "wasted J",
-    "energy_total_j": "total J",
-    "wall_s": "wall s",
-}
-#: Above this many synapses in N', mapping files are written as .npz (stored, or deflated on request).
+#: The columns ``mapopt run`` shows at 80 characters, in the order they are dropped from the end.
+COMPACT_COLUMNS = ["strategy", "status", "crossbars", "lower_bound_crossbars", "depth", "pruned_synapses",
+                   "hop_spikes", "energy_total_j", "tiles", "wall_s"]  # fmt: skip
+#: Above this many synapses in N', mapping files are written as compressed .npz.
 NPZ_ABOVE = 200_000
 
 
@@ -56,19 +48,6 @@ def run_document(net: Network, hw: Hardware, runs: list[StrategyRun]) -> dict[st
     return {"net": net.summary(), "hardware": hw.to_dict(), "results": [r.row() for r in runs]}
 
 
-def fmt(value: Any) -> str:
-    """A number as a short human string (3-4 significant digits; - for None)."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        if value == 0:
-            return "0"
-        if abs(value) >= 1e5 or abs(value) < 1e-3:
-            return f"{value:.3g}"
-        return f"{value:.4g}"
-    return str(value)
-
-
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines = ["| " + " | ".join(HEADINGS.get(c, c) for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(fmt(r.get(c)) for c in columns) + " |" for r in rows]
@@ -76,26 +55,36 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 
 def write_outputs(
-    out: Path, net: Network, hw: Hardware, runs: list[StrategyRun], *, compress: bool = False
-) -> list[Path]:
-    """Write each valid mapping, ``report.json`` and ``report.md`` into ``out``.
+    folder: Path, net: Network, hw: Hardware, runs: list[StrategyRun], *, compress: bool = False
+) -> list[str]:
+    """Write each valid mapping with its plots (floorplan, utilization), ``report.json`` and ``report.md``
+    into ``folder``; returns the file names. ``compress``: deflate ``.npz`` mapping files.
 
-    Everything is computed before this is called and every file is written atomically,
-    so a failure leaves no half-written file. ``compress``: deflate ``.npz`` mapping files.
+    ``folder`` is the staging folder of a :class:`mapopt.io.outdir.OutputDir`, renamed into
+    place once everything is written. Strategies without a mapping are rows of the
+    reports, with their status and reason.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
     written = []
     doc = run_document(net, hw, runs)
     for run, row in zip(runs, doc["results"], strict=True):
-        if run.result.mapping is None:
+        if run.result.mapping is None or run.decomposition is None or run.problem is None:
             continue
         suffix = ".npz" if run.decomposition.network.n_synapses > NPZ_ABOVE else ".json"
-        path = out / f"mapping-{slug(run.strategy)}{suffix}"
-        write_mapping(path, run.decomposition, run.problem.hardware, run.result.mapping, report=row, compress=compress)
-        row["mapping_file"] = path.name
-        written.append(path)
-    atomic_write(out / "report.json", lambda f: json.dump(doc, f, indent=2, default=str), binary=False)
+        name = f"mapping-{slug(run.strategy)}{suffix}"
+        write_mapping(
+            folder / name, run.decomposition, run.problem.hardware, run.result.mapping, report=row, compress=compress
+        )
+        row["mapping_file"] = name
+        written.append(name)
+        from mapopt.reports.mapping_plot import plot_mapping  # matplotlib only when writing files
+
+        names = plot_mapping(
+            run.decomposition, run.problem.hardware, run.result.mapping, folder, f"plot-{slug(run.strategy)}-"
+        )
+        row["plots"] = names
+        written += names
+    atomic_write(folder / "report.json", lambda f: json.dump(doc, f, indent=2, default=str), binary=False)
     md = [
         f"# mapopt run: {net.name} on {hw.name}",
         "",
@@ -106,5 +95,7 @@ def write_outputs(
         markdown_table(doc["results"], TABLE_COLUMNS),
         "",
     ]
-    atomic_write(out / "report.md", lambda f: f.write("\n".join(md)), binary=False)
-    return [*written, out / "report.json", out / "report.md"]
+    failed = [r for r in doc["results"] if r.get("message") and r["status"] not in ("optimal", "feasible")]
+    md += [f"- {r['strategy']}: {r['status']}: {r['message']}" for r in failed]
+    atomic_write(folder / "report.md", lambda f: f.write("\n".join(md) + "\n"), binary=False)
+    return [*written, "report.json", "report.md"]

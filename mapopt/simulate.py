@@ -20,8 +20,11 @@ its ``simulated`` traffic (MODEL.md, section 3).
 Dynamics, per step t: every synapse delivers the spikes of step t-1 (a one-step
 synaptic delay, as on Loihi and in SANA-FE, so recurrent loops and self-loops need no
 special case); a compute neuron's potential loses the fraction ``leak`` of itself
-(``leak = 0``: integrate-and-fire), adds its weighted input, spikes when it reaches
-``threshold`` and is then reset to 0. In N', only root units have this state; a non-root
+(``leak = 0``: integrate-and-fire), adds its weighted input and its constant ``bias``,
+spikes when it reaches ``threshold`` and is then set to its ``reset`` potential (0 unless
+the net says otherwise). This is the forward-Euler step of NIR's LIF/IF neurons, with a
+nonzero ``v_leak`` carried as the bias ``leak * v_leak / gain`` (see :mod:`mapopt.io.nir`). In N',
+only root units have this state (and the bias); a non-root
 unit passes the sum of its weighted raw inputs and its children's partial sums to its
 parent. Mode ``exact``: partial sums move within the step (the root sees exactly the
 input of the original neuron). Mode ``delayed``: every partial-sum edge costs one step,
@@ -29,7 +32,8 @@ so a neuron unrolled into a tree of depth d sees its input d - 1 steps late.
 
 Exactness: a floating-point sum depends on the order of its terms, and a decomposition
 reorders them, which could flip a threshold crossing. The simulator therefore works in
-fixed point: weights and thresholds are rounded once to integer multiples of 2^-b, with
+fixed point: weights, thresholds, biases and reset potentials are rounded once to integer
+multiples of 2^-b, with
 b (:func:`fixed_point_bits`, about 45-55 for typical nets) the largest number of
 fractional bits for which no potential can overflow int64 within T steps. Integer
 addition is associative, so N and N' (which share the rounded weights of N) produce
@@ -89,11 +93,12 @@ def make_inputs(net: Network, *, timesteps: int, input_rate: float | np.ndarray 
 def fixed_point_bits(net: Network, timesteps: int) -> int:
     """Fractional bits b such that |potential| * 2^b stays below 2^62 for ``timesteps`` steps.
 
-    A potential is at most (T + 1) * sum_u |w_uv| + |threshold_v| in magnitude (the leak only
-    shrinks it towards 0), and a partial sum at most sum_u |w_uv|.
+    A potential is at most |reset_v| + (T + 1) * (sum_u |w_uv| + |bias_v|) in magnitude (the
+    leak only shrinks it towards 0), a threshold |threshold_v|, and a partial sum at most
+    sum_u |w_uv|; the bound below covers their sum.
     """
-    drive = np.bincount(net.post, weights=np.abs(net.weight), minlength=net.n_neurons)
-    bound = float(((timesteps + 1) * drive + np.abs(net.threshold)).max(initial=0.0))
+    drive = np.bincount(net.post, weights=np.abs(net.weight), minlength=net.n_neurons) + np.abs(net.bias)
+    bound = float(((timesteps + 1) * drive + np.abs(net.threshold) + np.abs(net.reset)).max(initial=0.0))
     if bound <= 0.0:
         return MAX_FRACTION_BITS
     return min(MAX_FRACTION_BITS, INT_BITS - 1 - math.ceil(math.log2(bound)))
@@ -123,7 +128,7 @@ def _check_inputs(
     if timesteps is not None and inputs.shape[0] != T:
         raise InputError(f"input trains have {inputs.shape[0]} steps, but timesteps={T}", source="--inputs")
     inputs = inputs.astype(bool)
-    return inputs, f"given trains (mean {inputs.mean():.3g} spikes/step)"
+    return inputs, f"given trains (mean {inputs.mean() if inputs.size else 0.0:.3g} spikes/step)"
 
 
 def _leak_step(potential: np.ndarray, leak: np.ndarray, leaky: np.ndarray) -> None:
@@ -140,7 +145,7 @@ def simulate(
     input_rate: float | np.ndarray = 0.2,
     seed: int = 0,
 ) -> SimResult:
-    """Simulate ``net`` (IF/LIF per its ``threshold`` and ``leak``) on ``inputs`` or rate-coded inputs."""
+    """Simulate ``net`` (IF/LIF per its ``threshold``, ``leak``, ``bias`` and ``reset``) on ``inputs``."""
     inputs, note = _check_inputs(net, inputs, timesteps, input_rate, seed)
     T = inputs.shape[0]
     bits = fixed_point_bits(net, T)
@@ -151,6 +156,8 @@ def simulate(
     input_ids = np.flatnonzero(net.is_input)
     leaky = (net.leak > 0)[compute]
     leak = net.leak[compute]
+    bias = _quantise(net.bias[compute], bits)
+    reset = _quantise(net.reset[compute], bits)
     potential = np.zeros(len(compute), dtype=np.int64)
     trains = np.zeros((T, n), dtype=bool)
     prev = np.zeros(n, dtype=np.int64)
@@ -159,8 +166,9 @@ def simulate(
         current = w_compute @ prev
         _leak_step(potential, leak, leaky)
         potential += current
+        potential += bias
         fired = potential >= threshold[compute]
-        potential[fired] = 0
+        potential[fired] = reset[fired]
         trains[t, input_ids] = inputs[t]
         trains[t, compute] = fired
         prev = trains[t].astype(np.int64)
@@ -178,12 +186,13 @@ def unit_parents(dec: Decomposition) -> np.ndarray:
     """The unit each non-root unit of N' sends its partial sum to (-1 for roots and inputs).
 
     Checks the unit structure first: a partial-sum edge must join two units of the same
-    neuron, one level closer to the root, and every non-root unit must have exactly one.
-    A loop among a neuron's units, or a unit feeding another neuron, is an
-    :class:`InputError` naming the neuron.
+    neuron, one level closer to the root, and every non-root unit must have exactly one
+    (a unit listed in ``dec.dropped`` none: its partial sum is lost, parent -1). A loop
+    among a neuron's units, or a unit feeding another neuron, is an :class:`InputError`
+    naming the neuron. Edges into connector units (``dec.connectors``) are not partial sums.
     """
     net = dec.network
-    part = np.flatnonzero(dec.edge_origin < 0)
+    part = np.flatnonzero((dec.edge_origin < 0) & ~dec.is_connector[net.post])
     src, dst = net.pre[part], net.post[part]
     bad = (dec.origin[src] != dec.origin[dst]) | (dec.level[src] != dec.level[dst] + 1)
     if bad.any():
@@ -195,7 +204,9 @@ def unit_parents(dec: Decomposition) -> np.ndarray:
         )
     outdeg = np.bincount(src, minlength=net.n_neurons)
     non_root = dec.compute & (dec.level > 0)
-    wrong = np.flatnonzero(non_root & (outdeg != 1))
+    sends = np.ones(net.n_neurons, dtype=np.int64)
+    sends[dec.dropped] = 0
+    wrong = np.flatnonzero(non_root & (outdeg != sends))
     if wrong.size:
         u = int(wrong[0])
         raise InputError(
@@ -219,7 +230,9 @@ def simulate_decomposition(
     """Simulate N' in ``exact`` or ``delayed`` mode (see the module docstring).
 
     Uses the fixed-point scale of the original network, so exact mode reproduces
-    :func:`simulate` of ``dec.original`` bit for bit on the same inputs.
+    :func:`simulate` of ``dec.original`` bit for bit on the same inputs. A connector unit
+    (``dec.connectors``) spikes with the unit it relays; a dropped unit's partial sum is
+    computed and lost.
     """
     if mode not in MODES:
         raise InputError(f"unknown simulation mode {mode!r}; known: {', '.join(MODES)}", source="--mode")
@@ -233,17 +246,23 @@ def simulate_decomposition(
     weights = sp.csr_matrix(
         (_quantise(net.weight[raw], bits), (net.post[raw], net.pre[raw])), shape=(n, n), dtype=np.int64
     )
-    roots = np.flatnonzero(dec.compute & (dec.level == 0))
+    connector = dec.is_connector
+    roots = np.flatnonzero(dec.compute & (dec.level == 0) & ~connector)
     non_root = np.flatnonzero(dec.compute & (dec.level > 0))
+    relays = np.flatnonzero(connector)
+    relayed = net.pre[np.isin(net.post, relays)] if relays.size else relays  # one in-edge each, in id order
+    sending = non_root[parent[non_root] >= 0]  # dropped units send nothing
     input_ids = np.flatnonzero(net.is_input)
     threshold = _quantise(net.threshold[roots], bits)
+    bias = _quantise(net.bias[roots], bits)
+    reset = _quantise(net.reset[roots], bits)
     leak = net.leak[roots]
     leaky = leak > 0
     # exact mode: accumulate partial sums level by level, deepest first, within the step
-    by_level = [non_root[dec.level[non_root] == lv] for lv in range(int(dec.level.max(initial=0)), 0, -1)]
+    by_level = [sending[dec.level[sending] == lv] for lv in range(int(dec.level.max(initial=0)), 0, -1)]
     levels = [(u, parent[u]) for u in by_level if u.size]
     children = sp.csr_matrix(
-        (np.ones(non_root.size, dtype=np.int64), (parent[non_root], non_root)), shape=(n, n), dtype=np.int64
+        (np.ones(sending.size, dtype=np.int64), (parent[sending], sending)), shape=(n, n), dtype=np.int64
     )
     potential = np.zeros(roots.size, dtype=np.int64)
     trains = np.zeros((T, n), dtype=bool)
@@ -259,11 +278,14 @@ def simulate_decomposition(
             total += children @ prev_partial
         _leak_step(potential, leak, leaky)
         potential += total[roots]
+        potential += bias
         fired = potential >= threshold
-        potential[fired] = 0
+        potential[fired] = reset[fired]
         trains[t, input_ids] = inputs[t]
         trains[t, roots] = fired
         trains[t, non_root] = total[non_root] != 0
+        for c, r in zip(relays.tolist(), relayed.tolist(), strict=True):  # a connector may relay a connector
+            trains[t, c] = trains[t, r]
         prev_spikes = np.zeros(n, dtype=np.int64)
         prev_spikes[input_ids] = inputs[t]
         prev_spikes[roots] = fired

@@ -11,6 +11,7 @@ mapping with :func:`mapopt.evaluation.assess`.
 from __future__ import annotations
 
 import inspect
+import signal
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -19,11 +20,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from mapopt import interrupt, progress
 from mapopt.decompose.base import Decomposition
 from mapopt.errors import InputError
 from mapopt.evaluation import assess
 from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
+from mapopt.space import SearchSpace
 
 
 class Status(StrEnum):
@@ -32,6 +35,7 @@ class Status(StrEnum):
     INFEASIBLE = "infeasible"
     TIMEOUT = "timeout"
     ERROR = "error"
+    INTERRUPTED = "interrupted"  # stopped by SIGINT/SIGTERM: the incumbent, if any, is the mapping
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,9 @@ class Outcome:
 
     ``status`` may be left None: the template then says ``feasible`` for a mapping and
     ``timeout`` for none. ``bound`` is a proven lower bound on the objective's first key.
-    ``decomposition`` is set only by a solver that chose N' itself (``cpsat-joint``): the
-    mapping is then for that N' of the same original network, and is validated against it.
+    ``decomposition`` is set only by a solver that chose N' itself (``cpsat-joint``; ``paper``
+    for ``pieces`` and when it adds connector units): the mapping is then for that N' of the
+    same original network, and is validated against it.
     """
 
     mapping: Mapping | None
@@ -76,36 +81,59 @@ class SolveResult:
     history: list[tuple[float, float | None, float | None]]
     wall_s: float
     message: str = ""
+    work: dict[str, int] = field(default_factory=dict)  # work done, by unit (moves, evaluations...)
     info: dict[str, Any] = field(default_factory=dict)
     decomposition: Decomposition | None = None  # the N' the solver chose (None: the problem's own)
 
 
 class SolveContext:
-    """Per-run services for ``_solve``: the seeded generator, the deadline, the history."""
+    """Per-run services for ``_solve``: the seeded generator, the deadline, the history, the work done.
 
-    def __init__(self, budget: Budget):
+    A stop request (SIGINT/SIGTERM, :mod:`mapopt.interrupt`) counts as a deadline reached
+    now: :meth:`expired` is True and :meth:`remaining` 0, so every solver ends as at its time
+    limit, with its best mapping. ``report`` receives the anytime points (live progress).
+    """
+
+    def __init__(self, budget: Budget, report: progress.Reporter | None = None):
         self.budget = budget
         self.seed = int(budget.seed)
         self.rng = np.random.default_rng(self.seed)
         self.start = time.perf_counter()
         self.deadline = None if budget.time_limit is None else self.start + float(budget.time_limit)
         self.history: list[tuple[float, float | None, float | None]] = []
+        self.report = report or progress.Reporter()
+        self.work: dict[str, int] = {}
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
     def remaining(self) -> float | None:
-        """Seconds left, or None without a limit (never negative)."""
+        """Seconds left, or None without a limit (never negative; 0 once a stop is requested)."""
+        if interrupt.requested() is not None:
+            return 0.0
         if self.deadline is None:
             return None
         return max(0.0, self.deadline - time.perf_counter())
 
     def expired(self) -> bool:
+        """The time limit has passed or a stop was requested."""
+        if interrupt.requested() is not None:
+            return True
         return self.deadline is not None and time.perf_counter() >= self.deadline
 
     def record(self, incumbent: float | None, bound: float | None = None) -> None:
         """Append an anytime point (elapsed s, incumbent objective, best bound)."""
         self.history.append((self.elapsed(), incumbent, bound))
+        self.report.incumbent(incumbent, bound)
+
+    def count(self, unit: str, n: int = 1) -> None:
+        """Add ``n`` units of work done (annealing moves, swarm evaluations...): what a study records
+        beside the budget it gave, since a time limit may stop a solver before its work budget."""
+        self.work[unit] = self.work.get(unit, 0) + int(n)
+
+
+#: Solver runs in progress (nested ones: warm starts); only the outermost reports live progress.
+_active = [0]
 
 
 class Solver(ABC):
@@ -114,6 +142,12 @@ class Solver(ABC):
     name: ClassVar[str] = ""
     exact: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    #: Decomposition strategies whose N' this solver decides while packing and returns in
+    #: ``Outcome.decomposition`` (``paper``: ``pieces``); see ``mapopt.decompose.SOLVER_DECIDED``.
+    decides: ClassVar[frozenset[str]] = frozenset()
+    #: The hyperparameters a tuner may search (mapopt.space), declared right above ``__init__``;
+    #: empty: nothing to tune.
+    space: ClassVar[SearchSpace] = SearchSpace()
 
     @classmethod
     def available(cls) -> bool:
@@ -132,21 +166,35 @@ class Solver(ABC):
         return f"{type(self).__name__}({args})"
 
     def solve(self, problem: MappingProblem, budget: Budget | None = None) -> SolveResult:
-        """Run the solver under ``budget`` and return its re-scored result."""
+        """Run the solver under ``budget`` and return its re-scored result.
+
+        A signal during the run (:mod:`mapopt.interrupt`) ends it like its time limit; the
+        result then has status ``interrupted`` and the best mapping found, if any.
+        """
         budget = budget or Budget()
-        ctx = SolveContext(budget)
+        outermost = not _active[0]
+        ctx = SolveContext(budget, progress.current() if outermost else None)
+        if outermost:
+            ctx.report.solving(self.name, budget.time_limit)
+        _active[0] += 1
         try:
-            out = self._solve(problem, ctx)
+            with interrupt.solver_run():
+                out = self._solve(problem, ctx)
         except InputError:
             raise
+        except KeyboardInterrupt as err:  # raised in the run when it did not stop in time (or no handler)
+            interrupt.request(getattr(err, "signum", signal.SIGINT))
+            out = Outcome(None, Status.INTERRUPTED, message="stopped before a mapping was found")
         except Exception as err:  # a solver failure is reported as status "error", not a crash
             out = Outcome(None, Status.ERROR, message=f"{type(err).__name__}: {err}")
+        finally:
+            _active[0] -= 1
         wall = ctx.elapsed()
+        if out.decomposition is not None and out.decomposition.original is not problem.decomposition.original:
+            out = Outcome(None, Status.ERROR, message="solver returned a decomposition of another network")
         status = out.status
         metrics = objective = None
         message = out.message
-        if out.decomposition is not None and out.decomposition.original is not problem.decomposition.original:
-            out = Outcome(None, Status.ERROR, message="solver returned a decomposition of another network")
         if out.mapping is not None:
             verdict = assess(out.decomposition or problem.decomposition, problem.hardware, out.mapping)
             if verdict.valid:
@@ -159,6 +207,9 @@ class Solver(ABC):
                 message = "solver returned an invalid mapping: " + "; ".join(map(str, verdict.violations[:3]))
         elif status is None:
             status = Status.TIMEOUT
+        if interrupt.requested() is not None and status in (Status.FEASIBLE, Status.TIMEOUT):
+            status = Status.INTERRUPTED  # a proof (optimal, infeasible) stands; an unfinished search is marked
+            message = "; ".join(filter(None, [f"interrupted by {interrupt.name()}", message]))
         bound = out.bound
         if status is Status.OPTIMAL and objective is not None:
             bound = objective if bound is None else bound
@@ -175,6 +226,7 @@ class Solver(ABC):
             bound=bound,
             gap=gap,
             history=ctx.history,
+            work=dict(ctx.work),
             wall_s=wall,
             message=message,
             info=out.info,

@@ -32,6 +32,7 @@ from mapopt.mapping import Mapping
 from mapopt.problem import OBJECTIVES, MappingProblem
 from mapopt.registry import make_solver
 from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.space import Categorical, Float, Int, SearchSpace
 from solvers.common.incremental import IncrementalCost
 
 #: An applied move, as its undo: ("unit", unit, crossbar to move it back to) or ("tile", slot, slot).
@@ -66,6 +67,17 @@ class Anneal(Solver):
     name = "anneal"
     description = "simulated annealing (unit moves/swaps, tile swaps) refining a start solver's mapping"
 
+    #: Tunable hyperparameters (mapopt.space); the move probabilities are bounded so they sum to <= 1.
+    space = SearchSpace(
+        Categorical("start", ("greedy", "layered", "partition", "windowed")),
+        Int("moves", 2_000, 100_000, log=True),
+        Float("t0", 0.005, 0.5, log=True),
+        Float("t_end", 1e-5, 1e-3, log=True),
+        Float("p_tile", 0.05, 0.4),
+        Float("p_empty", 0.05, 0.3),
+        Float("p_swap", 0.05, 0.3),
+    )
+
     def __init__(
         self,
         *,
@@ -99,6 +111,8 @@ class Anneal(Solver):
         first = starter._solve(problem, sub)
         if first.mapping is None:
             return Outcome(None, message=f"start solver {self.start!r} found no mapping: {first.message}")
+        if first.decomposition is not None:  # e.g. paper with connector units: a mapping of another N'
+            raise ValueError(f"start solver {self.start!r} chose its own N'; anneal refines a mapping of the given one")
         best = self.refine(problem, ctx, first.mapping)
         return Outcome(best, info={"start": self.start, "start_objective": list(objective_key_of(first, problem))})
 
@@ -128,9 +142,11 @@ class Anneal(Solver):
         best_key, trail = start_key, []  # trail: moves since the best, to roll back to it
         units = compute.tolist()
         n_slots = state.n_slots
+        done = 0
         for step in range(self.moves):
             if step % 256 == 0 and (ctx.expired() or (stop is not None and ctx.elapsed() >= stop)):
                 break
+            done = step + 1
             temp *= cooling
             r = rng.random()
             if r < self.p_tile:
@@ -155,6 +171,7 @@ class Anneal(Solver):
                     ctx.record(_incumbent(key))
             else:
                 _undo(state, undo)
+        ctx.count("moves", done)
         for move in reversed(trail):  # back to the best mapping seen
             _undo(state, [move])
         return None if best_key == start_key else best_key

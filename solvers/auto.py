@@ -7,7 +7,7 @@ measured in docs/benchmarks.md:
 - every instance: the layer-aware fast path ``layered`` (one numpy pass per crossbar);
 - up to ``greedy_synapses`` synapses in N': also ``greedy`` (affinity packing with a
   lookahead pool), and up to ``partition_synapses`` also ``partition`` (METIS); up to
-  ``paper_units`` units the paper's windowed first-fit packer (``paper``) is a candidate too;
+  ``paper_units`` units the windowed most-utilised-first packer (``windowed``) is a candidate too;
 - above ``exhaustive_synapses`` synapses, for an objective whose first key is the crossbar
   count, the candidates stop at the first packing that meets the validator's crossbar
   lower bound (no other can use fewer; the rest would only trade hop traffic for another
@@ -37,19 +37,20 @@ from mapopt.evaluation import lower_bounds
 from mapopt.mapping import Mapping
 from mapopt.problem import OBJECTIVES, MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver, Status
+from mapopt.space import Categorical, Float, Int, SearchSpace
 from solvers.anneal import Anneal
 from solvers.common.traffic import TrafficGraph
 from solvers.greedy import Greedy
 from solvers.layered import Layered
-from solvers.paper import PaperGreedy
 from solvers.partition import Partition
+from solvers.windowed import Windowed
 
 #: Below this remaining time (s) no refinement is started.
 MIN_REFINE_SECONDS = 0.5
 
 
 class Candidate(Protocol):
-    """A packing solver split in its two steps (``layered``, ``greedy``, ``partition``, ``paper``)."""
+    """A packing solver split in its two steps (``layered``, ``greedy``, ``partition``, ``windowed``)."""
 
     name: str
 
@@ -65,6 +66,18 @@ class Auto(Solver):
 
     name = "auto"
     description = "picks layered / greedy / partition and anneal refinement by instance size and budget"
+
+    #: Tunable hyperparameters (mapopt.space). The size gates are choices among round numbers;
+    #: the annealing budget only matters when annealing is on (anneal_units > 0): conditional.
+    space = SearchSpace(
+        Categorical("greedy_synapses", (300_000, 3_000_000, 30_000_000)),
+        Categorical("partition_synapses", (0, 100_000, 1_000_000, 10_000_000)),
+        Categorical("paper_units", (0, 20_000, 100_000, 1_000_000)),
+        Categorical("exhaustive_synapses", (0, 1_000_000, 10_000_000, 100_000_000)),
+        Categorical("anneal_units", (0, 10_000, 50_000, 200_000)),
+        Int("anneal_moves", 2_000, 100_000, log=True, when=("anneal_units", (10_000, 50_000, 200_000))),
+        Float("anneal_seconds", 0.5, 10.0, log=True, when=("anneal_units", (10_000, 50_000, 200_000))),
+    )
 
     def __init__(
         self,
@@ -95,7 +108,7 @@ class Auto(Solver):
         if synapses <= self.partition_synapses:
             methods.append(Partition())
         if dec.n_units <= self.paper_units:
-            methods.append(PaperGreedy())
+            methods.append(Windowed())
         return methods
 
     def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:

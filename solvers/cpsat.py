@@ -9,20 +9,32 @@ greedy packing, a solution callback for the anytime history, ``num_workers`` =
 ``linearization_level`` defaults to 2 (CP-SAT's full LP relaxation with cuts): these are
 MIP-like models, and on ``planted-toy-8`` level 2 proves the optimum in 0.12 s against
 3.7 s at CP-SAT's default level 1 (one worker).
+
+Interrupts: CP-SAT's own SIGINT handler is off (``catch_sigint_signal``): the search runs
+in a worker thread while the main thread waits (:func:`mapopt.interrupt.run_stoppable`), so
+SIGINT and SIGTERM reach mapopt, which stops the search with ``StopSearch`` (it returns
+within milliseconds with its best solution) and reports the run as interrupted. The same
+wait stops a search that overruns its time limit by :data:`STOP_GRACE_S`.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from ortools.sat.python import cp_model
 
+from mapopt import interrupt
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.space import Categorical, Int, SearchSpace
 from solvers.common.grouping import solve_grouping
 from solvers.common.lexicographic import OnImprove, Run, solve_lexicographic, warm_start
+
+#: Seconds past its time limit after which a CP-SAT search is stopped from outside (it normally stops itself).
+STOP_GRACE_S = 1.0
 
 
 class CpSatBuilder:
@@ -87,9 +99,15 @@ class CpSatBackend:
         params.num_workers = self.threads
         params.random_seed = self.seed
         params.linearization_level = self.linearization_level
+        params.catch_sigint_signal = False  # mapopt handles signals (see the module docstring)
+        deadline = None
         if time_limit is not None:
             params.max_time_in_seconds = max(time_limit, 0.0)
-        status = solver.solve(model.model, _Improvements(on_improve))
+            deadline = time.monotonic() + max(time_limit, 0.0)
+        callback = _Improvements(on_improve)
+        status = interrupt.run_stoppable(
+            lambda: solver.solve(model.model, callback), solver.stop_search, deadline=deadline, grace=STOP_GRACE_S
+        )
         if status == cp_model.OPTIMAL:
             return Run("optimal", solver.value, solver.objective_value, solver.objective_value)
         if status == cp_model.FEASIBLE:
@@ -108,6 +126,12 @@ class CpSat(Solver):
     name = "cpsat"
     exact = True
     description = "exact: OR-Tools CP-SAT, crossbars then hop_spikes proven optimal, greedy warm start"
+
+    space = SearchSpace(
+        Categorical("warm_start", (True, False)),
+        Categorical("symmetry_breaking", (True, False)),
+        Int("linearization_level", 0, 2),
+    )
 
     def __init__(self, *, warm_start: bool = True, symmetry_breaking: bool = True, linearization_level: int = 2):
         self.warm_start = warm_start
@@ -129,6 +153,8 @@ class CpSatJoint(Solver):
         "exact for tiny nets: CP-SAT chooses the two-level grouping of unrolled neurons' inputs and the "
         "crossbars together (crossbars proven over all groupings), then cpsat on the chosen N'"
     )
+
+    space = SearchSpace(Categorical("warm_start", (True, False)), Int("linearization_level", 0, 2))
 
     def __init__(self, *, warm_start: bool = True, linearization_level: int = 2):
         self.warm_start = warm_start

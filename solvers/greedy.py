@@ -17,6 +17,7 @@ import numpy as np
 from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.space import Float, Int, SearchSpace
 from solvers.common.packing import affinity_order, merge_crossbars, pack_affinity
 from solvers.common.traffic import TrafficGraph, place_traffic
 
@@ -26,6 +27,8 @@ class Greedy(Solver):
 
     name = "greedy"
     description = "first-fit decreasing with shared-input affinity; traffic-greedy placement"
+
+    space = SearchSpace(Int("pool", 16, 4096, log=True), Float("fill", 0.7, 1.0))
 
     def __init__(self, *, pool: int = 512, fill: float = 1.0):
         self.pool = pool

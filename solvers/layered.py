@@ -20,6 +20,7 @@ from mapopt.decompose.base import Decomposition
 from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.space import Categorical, SearchSpace
 from solvers.common.packing import merge_crossbars, pack_sequential, raw_signature
 from solvers.common.placement import place_in_order
 from solvers.common.traffic import TrafficGraph, place_traffic
@@ -37,6 +38,8 @@ class Layered(Solver):
 
     name = "layered"
     description = "layer-aware fast path for fully connected / convolutional nets (shared-input ordering)"
+
+    space = SearchSpace(Categorical("placement", ("traffic", "order")))
 
     def __init__(self, *, placement: str = "traffic"):
         self.placement = placement

@@ -24,6 +24,7 @@ from mapopt.decompose.base import Decomposition
 from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.space import Float, Int, SearchSpace
 from solvers.common.packing import affinity_order, merge_crossbars, pack_affinity
 from solvers.common.traffic import TrafficGraph, place_traffic
 
@@ -59,6 +60,13 @@ class Partition(Solver):
 
     name = "partition"
     description = "METIS (pymetis) multilevel partitioning of the source-sharing graph, repaired to rows/columns"
+
+    space = SearchSpace(
+        Float("fill", 0.5, 1.0),
+        Float("traffic_weight", 0.0, 4.0),
+        Float("imbalance", 0.01, 0.3, log=True),
+        Int("pool", 16, 2048, log=True),
+    )
 
     def __init__(self, *, fill: float = 0.9, traffic_weight: float = 0.0, imbalance: float = 0.03, pool: int = 256):
         self.fill = fill

@@ -31,6 +31,7 @@ import numpy as np
 from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.space import Float, Int, SearchSpace
 from solvers.common.packing import merge_crossbars, pack_sequential
 from solvers.common.traffic import TrafficGraph, place_traffic
 from solvers.layered import layer_order
@@ -44,6 +45,17 @@ class ParticleSwarm(Solver):
 
     name = "pso"
     description = "particle swarm optimisation (SpiNeMap, PSOPART) for assignment and placement"
+
+    #: Tunable hyperparameters (mapopt.space); the iteration counts are the work budget.
+    space = SearchSpace(
+        Int("particles", 2, 32, log=True),
+        Int("iterations", 5, 80, log=True),
+        Int("place_iterations", 5, 160, log=True),
+        Float("inertia", 0.3, 0.95),
+        Float("cognitive", 0.5, 2.5),
+        Float("social", 0.5, 2.5),
+        Float("spread", 0.25, 16.0, log=True),
+    )
 
     def __init__(
         self,
@@ -121,6 +133,7 @@ class ParticleSwarm(Solver):
         x[0] = start
         v = np.zeros_like(x)
         decoded = [cost(p) for p in x]
+        ctx.count("evaluations", self.particles)
         p_best, p_key = x.copy(), [k for k, _ in decoded]
         g = min(range(self.particles), key=lambda i: p_key[i])
         g_best, g_key, g_out = x[g].copy(), p_key[g], decoded[g][1]
@@ -132,6 +145,7 @@ class ParticleSwarm(Solver):
             r1, r2 = rng.random(x.shape), rng.random(x.shape)
             v = self.inertia * v + self.cognitive * r1 * (p_best - x) + self.social * r2 * (g_best[None, :] - x)
             x = x + v
+            ctx.count("evaluations", self.particles)
             for i in range(self.particles):
                 key, out = cost(x[i])
                 if out is None:

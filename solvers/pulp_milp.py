@@ -41,6 +41,7 @@ import pulp
 
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.space import Categorical, SearchSpace
 from solvers.common.lexicographic import OnImprove, Run, solve_lexicographic, warm_start
 
 #: Seconds CBC may run past its time limit (its own ``-sec`` stop writes the incumbent) before it is killed.
@@ -248,6 +249,8 @@ class _PulpSolver(Solver):
 
     engine: ClassVar[str] = ""
     exact = True
+
+    space = SearchSpace(Categorical("warm_start", (True, False)), Categorical("symmetry_breaking", (True, False)))
 
     def __init__(self, *, warm_start: bool = True, symmetry_breaking: bool = True):
         self.warm_start = warm_start

@@ -45,7 +45,7 @@ LISTING = """
 import json, tracemalloc
 tracemalloc.start()  # numpy reports its array allocations to tracemalloc
 from mapopt.cli.listing import What, _rows
-columns, rows = _rows(What.nets)
+full, compact, rows = _rows(What.nets)
 print(json.dumps({"rows": rows, "peak_bytes": tracemalloc.get_traced_memory()[1]}))
 """
 

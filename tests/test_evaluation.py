@@ -39,6 +39,8 @@ def test_every_metric_by_hand(tiny_net: Network) -> None:
     assert m["hop_spikes"] == 3 * 2 + 4 * 2
     assert m["max_hops"] == 2
     assert m["energy_dynamic_j"] == pytest.approx(1 * 17 + 10 * 17 + 100 * 14)
+    assert m["energy_synapse_j"] == pytest.approx(1 * 17)
+    assert m["energy_network_j"] == pytest.approx(10 * 17 + 100 * 14)
     assert m["energy_static_j"] == pytest.approx(10 * (0.001 * 32 + 0.01 * 8))
     assert m["energy_wasted_j"] == pytest.approx(10 * (0.001 * 27 + 0.01 * 6))
     assert m["energy_total_j"] == pytest.approx(1587 + 1.12)
@@ -126,7 +128,7 @@ def test_complete_violations(tiny_net: Network) -> None:
     assert "complete" in names(v) and any("synapse 2" in x.item for x in v)
 
 
-def test_complete_rejects_changed_weight(tiny_net: Network) -> None:
+def test_decomposition_rejects_changed_weight(tiny_net: Network) -> None:
     dec = decompose(tiny_net, TOY, "none")
     net = dec.network
     tampered = Network(
@@ -139,4 +141,4 @@ def test_complete_rejects_changed_weight(tiny_net: Network) -> None:
         timesteps=net.timesteps,
     )
     v = check(replace(dec, network=tampered), TOY, two_crossbars(5, {3: 0, 4: 1}, [0, 3]))
-    assert names(v) == {"complete"} and "weight" in v[0].detail
+    assert names(v) == {"decomposition"} and "weight" in v[0].detail

@@ -92,8 +92,8 @@ def test_anneal_improves_a_poor_start() -> None:
     net = mlp([40, 24, 6], seed=1)
     hw = small_hw()
     problem = MappingProblem(decompose(net, hw, "chain:4"), hw)
-    start = make_solver("paper", window=1).solve(problem, Budget(seed=0))
-    refined = make_solver("anneal", start="paper", moves=3000).solve(problem, Budget(seed=0))
+    start = make_solver("windowed", window=1).solve(problem, Budget(seed=0))
+    refined = make_solver("anneal", start="windowed", moves=3000).solve(problem, Budget(seed=0))
     assert problem.key(refined.metrics) < problem.key(start.metrics)
 
 

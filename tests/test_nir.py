@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mapopt.decompose import decompose
-from mapopt.errors import InputError
+from mapopt.errors import InputError, ModelWarning
 from mapopt.hardware import load_preset
 from mapopt.io import read_network, resolve_net
 from mapopt.io.nir import DEFAULT_DT, from_nir, to_nir, write_nir
@@ -163,7 +163,12 @@ def test_recurrent_cubalif_in_a_nested_subgraph(tmp_path: Path, edge_to: str) ->
         edges=[("in", "fc"), ("fc", edge_to), ("rec", "readout"), ("readout", "li"), ("li", "out")],
         type_check=False,
     )
-    net = roundtrip(tmp_path, graph)
+    with pytest.warns(ModelWarning) as record:
+        net = roundtrip(tmp_path, graph)
+    messages = sorted(str(w.message) for w in record if issubclass(w.category, ModelWarning))
+    assert len(messages) == 2
+    assert messages[0].startswith("NIR node 'li' (LI): potential (tau, r, v_leak) is not simulated")
+    assert messages[1].startswith("NIR node 'rec.lif' (CubaLIF): tau_syn")  # its 5-step current filter
     inputs, rec, li = np.arange(3), 3 + np.arange(4), 7 + np.arange(2)
     np.testing.assert_allclose(block(net, inputs, rec), w_in)
     np.testing.assert_allclose(block(net, rec, rec), w_rec)  # recurrent edges, self-loops included

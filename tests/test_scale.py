@@ -106,21 +106,21 @@ def test_merging_empties_half_full_crossbars() -> None:
 
 # ---------------------------------------------------------------------- auto
 def test_auto_skips_a_candidate_that_does_not_fit_the_mesh() -> None:
-    """The paper's packer needs 153 crossbars where the fixed mesh holds 100 (layered needs 97): auto maps."""
+    """The windowed packer needs 153 crossbars where the fixed mesh holds 100 (layered needs 97): auto maps."""
     net = resolve_net("mlp:100-60-10")
     hw = customise(load_preset("toy"), crossbar="16x8", fanin=16, crossbars_per_tile=2, mesh="10x5")
     problem = MappingProblem(decompose(net, hw, "auto"), hw)
     with pytest.raises(InputError, match="tile-capacity"):
-        make_solver("paper").solve(problem, Budget())
+        make_solver("windowed").solve(problem, Budget())
     result = make_solver("auto", anneal_moves=0).solve(problem, Budget())
     assert result.status is Status.FEASIBLE, result.message
     assert result.metrics["crossbars"] <= 100
-    assert any(note.startswith("paper: 153 crossbars, not placed") for note in result.info["notes"])
-    # with the energy objective every candidate is placed: the paper's fails there, and is skipped with a note
+    assert any(note.startswith("windowed: 153 crossbars, not placed") for note in result.info["notes"])
+    # with the energy objective every candidate is placed: the windowed one fails there, and is skipped with a note
     energy = MappingProblem(problem.decomposition, hw, "energy")
     result = make_solver("auto", anneal_moves=0).solve(energy, Budget())
     assert result.status is Status.FEASIBLE, result.message
-    assert any(note.startswith("paper: skipped (InputError") for note in result.info["notes"])
+    assert any(note.startswith("windowed: skipped (InputError") for note in result.info["notes"])
     assert "tile-capacity" in result.message
 
 
@@ -129,7 +129,7 @@ def test_auto_places_only_the_fewest_crossbars_and_validates_the_winner() -> Non
     problem = MappingProblem(decompose(net, PAPER, "auto"), PAPER)
     result = make_solver("auto", anneal_moves=0).solve(problem, Budget())
     assert result.status is Status.FEASIBLE
-    methods = ("layered", "greedy", "partition", "paper")
+    methods = ("layered", "greedy", "partition", "windowed")
     best = min(make_solver(m).solve(problem, Budget()).metrics["crossbars"] for m in methods)
     assert result.metrics["crossbars"] == best
 

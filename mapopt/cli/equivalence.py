@@ -11,31 +11,35 @@ import typer
 
 from mapopt.cli.common import (
     CrossbarOpt,
+    DtOpt,
     FaninOpt,
     HwOpt,
     JsonOpt,
     NetOpt,
     SeedOpt,
     SpikesOpt,
-    console,
     emit_json,
+    key_values,
     load_hardware,
     load_net,
-    table,
 )
 from mapopt.cli.simulate import InputRateOpt, Mode, ModeOpt, TimestepsOpt
-from mapopt.decompose import decompose
-from mapopt.equivalence import check_equivalence
 
 
 def check_equivalence_cmd(
     net: NetOpt = None,
     spikes: SpikesOpt = None,
+    dt: DtOpt = None,
     hw: HwOpt = "dynapse-paper",
     crossbar: CrossbarOpt = None,
     fanin: FaninOpt = None,
     decompose_spec: Annotated[
-        str, typer.Option("--decompose", help="Decomposition STRATEGY[:K][,OPTION=VALUE] (chain:2, tree:16, auto).")
+        str,
+        typer.Option(
+            "--decompose",
+            metavar="STRATEGY",
+            help="Decomposition STRATEGY[:K][,OPTION=VALUE] (chain:2, tree:16, auto).",
+        ),
     ] = "auto",
     mode: ModeOpt = Mode.exact,
     timesteps: TimestepsOpt = None,
@@ -44,15 +48,19 @@ def check_equivalence_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Check that a decomposition spikes exactly like the original network on the same inputs."""
-    network = load_net(net, spikes, seed)
-    dec = decompose(network, load_hardware(hw, crossbar, fanin), decompose_spec)
+    from mapopt.decompose import check_spec, decompose
+    from mapopt.equivalence import check_equivalence
+
+    hardware = load_hardware(hw, crossbar, fanin)
+    check_spec(decompose_spec, hardware)
+    network = load_net(net, spikes, seed, dt=dt)
+    dec = decompose(network, hardware, decompose_spec)
     report = check_equivalence(dec, mode=str(mode), timesteps=timesteps, input_rate=input_rate, seed=seed)
     doc = {"net": network.name, **report.to_dict()}
     if json_out:
         emit_json(doc)
     else:
-        console.print(table(f"equivalence of {network.name}", ["field", "value"],
-                            [{"field": k, "value": v} for k, v in doc.items()]))
+        key_values(f"equivalence of {network.name}", doc)
     if not report.equivalent:
         raise typer.Exit(1)
 

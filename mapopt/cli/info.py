@@ -6,22 +6,23 @@ from typing import Annotated
 
 import typer
 
-from mapopt.cli.common import JsonOpt, MergeOpt, SeedOpt, SpikesOpt, console, emit_json, load_net, table
+from mapopt.cli.common import DtOpt, JsonOpt, MergeOpt, SeedOpt, SpikesOpt, emit_json, key_values, load_net
 
 
 def info(
-    net: Annotated[str, typer.Argument(help="Catalog name, generator spec or file.")],
+    net: Annotated[str, typer.Argument(metavar="NET", help="Catalog name, generator spec or file.")],
     spikes: SpikesOpt = None,
+    dt: DtOpt = None,
     merge_duplicates: MergeOpt = False,
     seed: SeedOpt = 0,
     json_out: JsonOpt = False,
 ) -> None:
     """Show the size, fan-in and spike provenance of a network."""
-    summary = load_net(net, spikes, seed, merge_duplicates=merge_duplicates).summary()
+    summary = load_net(net, spikes, seed, merge_duplicates=merge_duplicates, dt=dt).summary()
     if json_out:
         emit_json(summary)
     else:
-        console.print(table(net, ["field", "value"], [{"field": k, "value": v} for k, v in summary.items()]))
+        key_values(net, summary)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,26 +6,27 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from mapopt.cli.common import (
     CrossbarOpt,
+    DtOpt,
     FaninOpt,
     HwOpt,
     JsonOpt,
     NetOpt,
+    QuietOpt,
     SeedOpt,
     SpikesOpt,
-    console,
     emit_json,
+    key_values,
     load_hardware,
     load_net,
-    table,
+    log,
 )
-from mapopt.decompose import decompose
-from mapopt.io import write_network
-from mapopt.simulate import simulate, simulate_decomposition
+
+#: Longest window --timesteps accepts (mapopt.network.MAX_TIMESTEPS, which a test checks).
+MAX_STEPS = 1_000_000
 
 
 class Mode(StrEnum):
@@ -35,17 +36,27 @@ class Mode(StrEnum):
 
 ModeOpt = Annotated[Mode, typer.Option("--mode", help="exact: partial sums within the step; delayed: one step/level.")]
 TimestepsOpt = Annotated[
-    int | None, typer.Option("--timesteps", help="Steps to simulate (default: the net's window).", min=1)
+    int | None,
+    typer.Option(
+        "--timesteps", metavar="T", min=1, max=MAX_STEPS, help="Steps to simulate (default: the net's window)."
+    ),
 ]
-InputRateOpt = Annotated[float, typer.Option("--input-rate", help="Input spike probability per step (rate coding).")]
+InputRateOpt = Annotated[
+    float,
+    typer.Option("--input-rate", metavar="P", min=0.0, max=1.0, help="Input spike probability per step (rate coding)."),
+]
 DecomposeOpt = Annotated[
-    str | None, typer.Option("--decompose", help="Simulate N' of this decomposition (chain:2, tree:16, auto, ...).")
+    str | None,
+    typer.Option(
+        "--decompose", metavar="STRATEGY", help="Simulate N' of this decomposition (chain:2, tree:16, auto, ...)."
+    ),
 ]
 
 
 def simulate_cmd(
     net: NetOpt = None,
     spikes: SpikesOpt = None,
+    dt: DtOpt = None,
     hw: HwOpt = "dynapse-paper",
     crossbar: CrossbarOpt = None,
     fanin: FaninOpt = None,
@@ -55,21 +66,36 @@ def simulate_cmd(
     input_rate: InputRateOpt = 0.2,
     seed: SeedOpt = 0,
     out: Annotated[
-        str | None, typer.Option("--out", help="Write the network with the simulated spike counts (.json/.npz).")
+        str | None,
+        typer.Option(
+            "--out", metavar="FILE", help="Write the network with the simulated spike counts (.json/.npz)."
+        ),
     ] = None,
     json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Simulate a network (IF/LIF, rate-coded inputs, fixed seed) and report its spike counts."""
-    network = load_net(net, spikes, seed)
+    import numpy as np
+
+    from mapopt.decompose import check_spec, decompose
+    from mapopt.io import write_network
+    from mapopt.io.outdir import check_output_file
+    from mapopt.simulate import simulate, simulate_decomposition
+
+    hardware = load_hardware(hw, crossbar, fanin)
+    if decompose_spec is not None:
+        check_spec(decompose_spec, hardware)
+    if out is not None:
+        check_output_file(out, suffixes=(".json", ".npz"))
+    network = load_net(net, spikes, seed, dt=dt)
     if decompose_spec is None:
         result = simulate(network, timesteps=timesteps, input_rate=input_rate, seed=seed)
-        n = network.n_neurons
         strategy = None
     else:
-        dec = decompose(network, load_hardware(hw, crossbar, fanin), decompose_spec)
+        dec = decompose(network, hardware, decompose_spec)
         result = simulate_decomposition(dec, timesteps=timesteps, input_rate=input_rate, seed=seed, mode=str(mode))
-        n = network.n_neurons
         strategy = dec.label
+    n = network.n_neurons
     counts = result.counts[:n]
     compute = ~network.is_input
     outputs = np.flatnonzero(compute & (network.fanout == 0))
@@ -88,14 +114,13 @@ def simulate_cmd(
     }
     if out is not None:
         write_network(Path(out), network.with_spikes(counts, result.source, timesteps=result.timesteps))
-        console.log(f"wrote {out}")
+        log(f"wrote {out}", quiet=quiet)
     if json_out:
         emit_json(doc)
     else:
-        rows = [{"field": k, "value": v} for k, v in doc.items() if k not in ("output_neurons", "output_counts")]
-        rows += [{"field": f"output {o}", "value": c} for o, c in zip(doc["output_neurons"], doc["output_counts"],
-                                                                       strict=True)]
-        console.print(table(f"simulation of {network.name}", ["field", "value"], rows))
+        pairs = {k: v for k, v in doc.items() if k not in ("output_neurons", "output_counts")}
+        pairs.update({f"output {o}": c for o, c in zip(doc["output_neurons"], doc["output_counts"], strict=True)})
+        key_values(f"simulation of {network.name}", pairs)
 
 
 def register(app: typer.Typer) -> None:

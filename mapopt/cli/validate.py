@@ -7,16 +7,21 @@ from typing import Annotated
 
 import typer
 
-from mapopt.cli.common import JsonOpt, console, emit_json, table
-from mapopt.evaluation import assess
-from mapopt.io import read_mapping
+from mapopt.cli.common import JsonOpt, emit_json, key_values
 
 
 def validate(
-    mapping: Annotated[str, typer.Argument(help="A mapping file written by mapopt (.json or .npz).")],
+    mapping: Annotated[str, typer.Argument(metavar="FILE", help="A mapping file written by mapopt (.json or .npz).")],
     json_out: JsonOpt = False,
 ) -> None:
-    """Check every constraint of a mapping file and recompute its metrics."""
+    """Check every constraint of a mapping file and recompute its metrics.
+
+    Exit code 0: valid; 1: a readable mapping that breaks constraints (one line each,
+    on stdout); 2: a file that is not a readable mapping file.
+    """
+    from mapopt.evaluation import assess
+    from mapopt.io import read_mapping
+
     dec, hw, mp, _ = read_mapping(Path(mapping))
     verdict = assess(dec, hw, mp)
     if json_out:
@@ -38,8 +43,7 @@ def validate(
             }
         )
     elif verdict.valid:
-        rows = [{"metric": k, "value": v} for k, v in (verdict.metrics or {}).items()]
-        console.print(table(f"{mapping}: valid", ["metric", "value"], rows))
+        key_values(f"{mapping}: valid", verdict.metrics or {}, key="metric")
     else:
         for v in verdict.violations:
             print(f"{mapping}: {v}")

@@ -37,10 +37,18 @@ STRATEGIES: dict[str, tuple[Strategy, bool, int | None, str]] = {
         lambda net, hw, k: prune_magnitude(net, hw.fanin), False, None, "keep each neuron's F largest |w|"
     ),
     "chain": (
-        lambda net, hw, k, order="id": chain(net, k, edge_rank=edge_rank(net, source_keys(net, order))),
+        lambda net, hw, k, order="id": chain(
+            net, k, edge_rank=None if order == "id" else edge_rank(net, source_keys(net, order))
+        ),
         True,
         2,
-        "k-ary chain of units (k=2: the paper); option order=id|cooccurrence",
+        "k-ary chain of units, each a column (k=2: the paper's text); option order=id|cooccurrence",
+    ),
+    "pieces": (
+        lambda net, hw, k: chain(net, k, strategy="pieces"),
+        True,
+        2,
+        "the authors' code: the k-chain cut while packing into pieces as long as a crossbar's free rows (@paper)",
     ),
     "tree": (
         lambda net, hw, k, order="id", grouping="chunk": grouped_tree(
@@ -57,6 +65,10 @@ STRATEGIES: dict[str, tuple[Strategy, bool, int | None, str]] = {
         "per layer, the tree and unroll ordering with the fewest estimated crossbars; option depth=D",
     ),
 }
+
+#: Strategies whose N' a solver decides while packing (``Solver.decides``): what the strategy
+#: itself returns is only the start (``pieces``: the authors' k-chain, before cutting).
+SOLVER_DECIDED = frozenset({"pieces"})
 
 #: Options each strategy accepts after its arity (``depth`` is checked for every unrolling strategy).
 STRATEGY_OPTIONS: dict[str, dict[str, tuple[str, ...] | type]] = {
@@ -170,6 +182,7 @@ def decompose(net: Network, hw: Hardware, spec: str) -> Decomposition:
 
 
 __all__ = [
+    "SOLVER_DECIDED",
     "STRATEGIES",
     "STRATEGY_OPTIONS",
     "Decomposition",

@@ -12,7 +12,7 @@ tree, prune, ...) only decides *which unit takes which input* and *which unit fe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import pairwise
 
@@ -43,6 +43,17 @@ class Decomposition:
     strategy, arity, traffic:
         How N' was made: strategy name, unit arity k (None when nothing was unrolled) and
         the traffic model of non-root units (``upper`` or ``simulated``).
+    connectors:
+        The last ``connectors`` neurons of N' are *connector units*: each relays the spikes
+        of one unit (one input edge, marked -1 in ``edge_origin``) and realises nothing of
+        N. The authors' partitioner adds them, in crossbars of their own, to connect a
+        cluster graph that falls apart (``Clusters::connectedComponents``); they take
+        columns and rows like any unit and their ``origin`` is that of the unit they relay.
+    dropped:
+        Non-root units whose partial sum goes nowhere (they send none). The authors'
+        partitioner does this when it unrolls with k >= 3 (see ``solvers/paper.py``); the
+        synapses feeding such a unit, directly or through its upstream units, never reach
+        their neuron (:attr:`lost_synapses`), and are reported, like pruned ones.
     """
 
     original: Network
@@ -55,10 +66,38 @@ class Decomposition:
     strategy: str
     arity: int | None
     traffic: str = "upper"
+    connectors: int = 0
+    dropped: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def is_root(self) -> np.ndarray:
         return self.level == 0
+
+    @property
+    def is_connector(self) -> np.ndarray:
+        """Mask of N' neurons that are connector units (the last :attr:`connectors` ones)."""
+        mask = np.zeros(self.network.n_neurons, dtype=bool)
+        if self.connectors:
+            mask[-self.connectors :] = True
+        return mask
+
+    @cached_property
+    def lost_synapses(self) -> np.ndarray:
+        """Original synapses realised in a unit whose partial sums end in a :attr:`dropped` unit."""
+        net = self.network
+        if self.dropped.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        lost = np.zeros(net.n_neurons, dtype=bool)
+        lost[self.dropped] = True
+        partial = (self.edge_origin < 0) & ~self.is_connector[net.post]
+        src, dst = net.pre[partial], net.post[partial]
+        by_level = np.argsort(self.level[src], kind="stable")  # consumers (one level lower) first
+        src, dst = src[by_level], dst[by_level]
+        bounds = np.flatnonzero(np.diff(self.level[src])) + 1
+        for s_part, d_part in zip(np.split(src, bounds), np.split(dst, bounds), strict=True):
+            lost[s_part] |= lost[d_part]
+        raw = self.edge_origin >= 0
+        return np.sort(self.edge_origin[raw & lost[net.post]])
 
     @property
     def compute(self) -> np.ndarray:
@@ -99,8 +138,11 @@ class Decomposition:
             "synapses_kept": int((self.edge_origin >= 0).sum()),
             "synapses_pruned": self.pruned_synapses,
             "pruned_weight_fraction": self.pruned_weight_fraction,
-            "partial_edges": int((self.edge_origin < 0).sum()),
+            "partial_edges": int(((self.edge_origin < 0) & ~self.is_connector[self.network.post]).sum()),
             "traffic": self.traffic,
+            "connector_units": self.connectors,
+            "dropped_partials": int(self.dropped.size),
+            "synapses_lost": int(self.lost_synapses.size),
         }
 
     @property
@@ -153,12 +195,8 @@ def assemble(
     # Map unit slots to N' ids: the root of v is v itself; non-roots get n, n+1, ...
     slot_owner = np.repeat(np.arange(n), units_per_neuron)
     slot_local = np.arange(total) - start[slot_owner]
-    slot_is_root = slot_local == units_per_neuron[slot_owner] - 1
-    slot_id = np.empty(total, dtype=np.int64)
-    slot_id[slot_is_root] = slot_owner[slot_is_root]
-    extra = ~slot_is_root
-    slot_id[extra] = n + np.arange(int(extra.sum()))
-    n_prime = n + int(extra.sum())
+    slot_id = slot_ids(units_per_neuron)
+    n_prime = n + total - int((units_per_neuron > 0).sum())
 
     origin = np.arange(n_prime, dtype=np.int64)
     origin[slot_id] = slot_owner
@@ -179,6 +217,10 @@ def assemble(
     pruned = np.flatnonzero(~np.asarray(keep)).astype(origin_ids) if not kept_all else np.zeros(0, dtype=origin_ids)
 
     is_input = net.is_input[origin]
+    # Only the root keeps the neuron's dynamics: its constant input (bias) too. A non-root
+    # unit passes on a pure sum of its inputs; giving it the bias as well would add it once
+    # per unit.
+    bias = np.where(level == 0, net.bias[origin], 0.0)
     prime = Network(
         name=f"{net.name}/{strategy}" + ("" if arity is None else f":{arity}"),
         is_input=is_input,
@@ -191,6 +233,9 @@ def assemble(
         threshold=net.threshold[origin],
         leak=net.leak[origin],
         layer=net.layer[origin],
+        bias=bias,
+        reset=net.reset[origin],
+        task=net.task,
     )
     return Decomposition(
         original=net,
@@ -289,6 +334,64 @@ def upper_traffic_from(
         at = level[src] == lv
         np.add.at(out, dst[at], out[src[at]])
     return out
+
+
+def slot_ids(units_per_neuron: np.ndarray) -> np.ndarray:
+    """The N' id of every unit slot of :func:`assemble`: the root of v is v, the others n, n+1, ... in slot order."""
+    n = len(units_per_neuron)
+    total = int(units_per_neuron.sum())
+    slot_owner = np.repeat(np.arange(n), units_per_neuron)
+    slot_local = np.arange(total) - unit_slots(units_per_neuron)[slot_owner]
+    is_root = slot_local == units_per_neuron[slot_owner] - 1
+    ids = np.empty(total, dtype=np.int64)
+    ids[is_root] = slot_owner[is_root]
+    ids[~is_root] = n + np.arange(int((~is_root).sum()))
+    return ids
+
+
+def with_connectors(dec: Decomposition, relayed: np.ndarray) -> Decomposition:
+    """``dec`` with one connector unit appended per entry of ``relayed`` (the N' unit it relays).
+
+    Connector units (:attr:`Decomposition.connectors`) take the ids after N'; each reads its
+    relayed unit by a weight-1 edge marked -1 and emits that unit's spikes, so a chain of
+    connectors (the authors' connector clusters are chained when one is full) carries them on.
+    """
+    relayed = np.asarray(relayed, dtype=np.int64)
+    if relayed.size == 0:
+        return dec
+    net = dec.network
+    n_old = net.n_neurons
+    new = n_old + np.arange(relayed.size)
+    origin = np.concatenate((dec.origin, np.zeros(relayed.size, dtype=dec.origin.dtype)))
+    spikes = np.concatenate((net.spikes, np.zeros(relayed.size)))
+    for i, r in enumerate(relayed.tolist()):  # a connector may relay an earlier connector
+        origin[n_old + i], spikes[n_old + i] = origin[r], spikes[r]
+    prime = Network(
+        name=net.name,
+        is_input=np.concatenate((net.is_input, np.zeros(relayed.size, dtype=bool))),
+        pre=np.concatenate((net.pre, relayed)),
+        post=np.concatenate((net.post, new)),  # posts beyond n_old: still sorted by (post, pre)
+        weight=np.concatenate((net.weight, np.ones(relayed.size))),
+        spikes=spikes,
+        spike_source=net.spike_source + "; connector units: the spikes they relay",
+        timesteps=net.timesteps,
+        threshold=np.concatenate((net.threshold, dec.original.threshold[origin[n_old:]])),
+        leak=np.concatenate((net.leak, dec.original.leak[origin[n_old:]])),
+        layer=np.concatenate((net.layer, dec.original.layer[origin[n_old:]])),
+        bias=np.concatenate((net.bias, np.zeros(relayed.size))),  # a relay adds nothing of its own
+        reset=np.concatenate((net.reset, dec.original.reset[origin[n_old:]])),
+        task=net.task,
+    )
+    zeros = np.zeros(relayed.size, dtype=dec.position.dtype)
+    return replace(
+        dec,
+        network=prime,
+        origin=origin,
+        position=np.concatenate((dec.position, zeros)),
+        level=np.concatenate((dec.level, zeros.astype(dec.level.dtype))),
+        edge_origin=np.concatenate((dec.edge_origin, np.full(relayed.size, -1, dtype=np.int64))),
+        connectors=dec.connectors + int(relayed.size),
+    )
 
 
 def unit_slots(units_per_neuron: np.ndarray) -> np.ndarray:

@@ -20,17 +20,18 @@ def chain_units(fanin: np.ndarray, k: int) -> np.ndarray:
     return np.where(fanin <= k, 1, -(-(fanin - 1) // (k - 1)))
 
 
-def chain(net: Network, k: int, *, edge_rank: np.ndarray | None = None) -> Decomposition:
+def chain(net: Network, k: int, *, edge_rank: np.ndarray | None = None, strategy: str = "chain") -> Decomposition:
     """Unroll every compute neuron with fan-in above ``k`` into a k-ary chain.
 
     ``edge_rank`` (``int[E]``, optional) is the unroll ordering: the position of each
     synapse among its post-synaptic neuron's inputs (0 = first unit). By default the
-    inputs are taken in the network's order (ascending pre-synaptic id).
+    inputs are taken in the network's input order (:attr:`~mapopt.network.Network.input_rank`:
+    ascending pre-synaptic id, or a SpiNeMap file's line order). ``strategy`` names the result.
     """
     fanin = net.fanin
     compute = ~net.is_input
     units = np.where(compute, chain_units(fanin, k), 0)
-    rank = np.arange(net.n_synapses) - net.in_ptr[net.post] if edge_rank is None else edge_rank
+    rank = net.input_rank if edge_rank is None else edge_rank
     m = fanin[net.post]
     decomposed = m > k
     # unit 0 takes ranks [0, k); unit j >= 1 takes ranks [k + (j-1)(k-1), k + j(k-1)).
@@ -53,6 +54,6 @@ def chain(net: Network, k: int, *, edge_rank: np.ndarray | None = None) -> Decom
         partial_src=partial_src,
         partial_dst=partial_dst,
         unit_level=unit_level,
-        strategy="chain",
+        strategy=strategy,
         arity=k,
     )

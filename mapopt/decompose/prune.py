@@ -1,9 +1,12 @@
 """Pruning baselines that spatial decomposition replaces (Balaji et al. 2020, section IV).
 
 A compute neuron with fan-in above F keeps F inputs and drops the rest: ``prune-first``
-keeps the first F (the authors' public code keeps a neuron's first N inputs; here "first"
-means lowest pre-synaptic id, the order of their connection files) and ``prune-magnitude``
-keeps the F largest |w|. Pruned synapses are listed in the decomposition, never dropped
+keeps the inputs of the first F entries of its input list, as the authors' partitioner does
+without unrolling (``Clusters::minClusters``, SNNPartitioning/include/cluster/cluster.cc,
+stops at entry ``CROSSBAR_SIZE``): ascending pre-synaptic id, or for a net read from a
+SpiNeMap connection file the order its lines list them, where a pair listed twice takes two
+entries (:attr:`~mapopt.network.Network.input_listing`). ``prune-magnitude`` keeps the F
+largest |w|. Pruned synapses are listed in the decomposition, never dropped
 silently. ``none`` keeps every synapse and unrolls nothing.
 """
 
@@ -36,9 +39,8 @@ def no_decomposition(net: Network) -> Decomposition:
 
 
 def prune_first(net: Network, limit: int) -> Decomposition:
-    """Keep each neuron's first ``limit`` inputs (by pre-synaptic id)."""
-    rank = np.arange(net.n_synapses) - net.in_ptr[net.post]
-    return _single_units(net, rank < limit, "prune-first")
+    """Keep the inputs in each neuron's first ``limit`` input-list entries (see the module docstring)."""
+    return _single_units(net, net.first_entry < limit, "prune-first")
 
 
 def prune_magnitude(net: Network, limit: int) -> Decomposition:

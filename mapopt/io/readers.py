@@ -24,13 +24,21 @@ from mapopt.registry import readers
 MAPOPT_SUFFIXES = (".json", ".npz")
 
 
-def read_network(path: Path | str, *, spikes: Path | str | None = None, merge_duplicates: bool = False) -> Network:
+def read_network(
+    path: Path | str,
+    *,
+    spikes: Path | str | None = None,
+    merge_duplicates: bool = False,
+    dt: float | None = None,
+) -> Network:
     """Read a network file, detecting its format.
 
     ``.json``/``.npz``: a mapopt network file (or a mapping file, whose original network
-    is returned); a suffix claimed by a reader plugin (e.g. ``.nir``): that reader; anything
-    else: a SpiNeMap connection file, with ``spikes`` as its optional spike file (and
-    repeated synapses summed when ``merge_duplicates``; mapopt's own files never hold duplicates).
+    is returned); a suffix claimed by a reader plugin (e.g. ``.nir``): that reader, given
+    ``dt`` (the time step that turns continuous time constants into per-step leaks; None:
+    the reader's default) when it takes one; anything else: a SpiNeMap connection file,
+    with ``spikes`` as its optional spike file (and repeated synapses summed when
+    ``merge_duplicates``; mapopt's own files never hold duplicates).
     """
     path = Path(path)
     if not path.is_file():
@@ -39,13 +47,15 @@ def read_network(path: Path | str, *, spikes: Path | str | None = None, merge_du
     plugins = readers()
     if spikes is not None and suffix in (*MAPOPT_SUFFIXES, *plugins):
         raise InputError("--spikes goes with a SpiNeMap connection file, not this format", source=str(path))
+    if dt is not None and (suffix not in plugins or "dt" not in plugins[suffix].options):
+        raise InputError("--dt goes with a NIR file (continuous time constants), not this format", source=str(path))
     if suffix in MAPOPT_SUFFIXES:
         if _kind(path) == "mapopt-mapping":
             return read_mapping(path)[0].original
         return read_network_file(path)
     if suffix in plugins:
         try:
-            return plugins[suffix].read(path)
+            return plugins[suffix].read(path, **({} if dt is None else {"dt": dt}))
         except InputError as err:
             raise err.with_source(str(path)) from None
     return read_spinemap(path, None if spikes is None else Path(spikes), merge_duplicates=merge_duplicates)

@@ -24,6 +24,7 @@ here, not the original's partial connection table), S4 2x2, C5 120@5x5, F6 84, o
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -35,6 +36,7 @@ from mapopt.errors import InputError
 from mapopt.io.nir import from_nir
 from mapopt.network import DEFAULT_TIMESTEPS, Network
 from mapopt.registry import Generator
+from mapopt.resources import Size
 from problems.instances.spikes import with_image_spikes
 
 LENET5 = "1x32x32,c6k5,p2,c16k5,p2,c120k5,f84,f10"
@@ -170,7 +172,7 @@ def conv_graph(spec: ConvSpec, *, seed: int = 0) -> nir.NIRGraph:
         else:
             if len(shape) > 1:
                 add(f"flatten{i}", nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0))
-                shape = (int(np.prod(shape)),)
+                shape = (math.prod(shape),)
             add(f"linear{i}", nir.Linear(weight=rng.normal(0.0, 2.0 / np.sqrt(shape[0]), size=(layer.size, shape[0]))))
             shape = (layer.size,)
             add(f"if{i}", _if(shape))
@@ -187,11 +189,18 @@ def conv_facts(args: str) -> dict[str, int]:
     spec = parse_spec(args)
     if spec.fold_pool:
         raise ValueError("closed-form facts are for pool=layer specs")
-    shape, neurons, synapses, widest = spec.in_shape, int(np.prod(spec.in_shape)), 0, 0
-    for layer in spec.layers:
+    return _layer_facts(spec)
+
+
+def _layer_facts(spec: ConvSpec) -> dict[str, int]:
+    """Neurons, synapses and max fan-in of ``spec`` with pooling as layers (Python ints: no overflow)."""
+    shape, neurons, synapses, widest = spec.in_shape, math.prod(spec.in_shape), 0, 0
+    for i, layer in enumerate(spec.layers):
         nd = len(shape) - 1
         if layer.kind == "dense":
-            count, fanin, shape = layer.size * int(np.prod(shape)), int(np.prod(shape)), (layer.size,)
+            count, fanin, shape = layer.size * math.prod(shape), math.prod(shape), (layer.size,)
+        elif len(shape) == 1:
+            raise InputError(f"layer {i + 1}: a {layer.kind} layer cannot follow a dense layer")
         else:
             kernel = (layer.kernel,) * nd
             conv_like = layer.kind == "conv"
@@ -204,8 +213,20 @@ def conv_facts(args: str) -> dict[str, int]:
                 dilation=(layer.dilation if conv_like else 1,) * nd,
                 groups=layer.groups if conv_like else shape[0],
             )
-        neurons, synapses, widest = neurons + int(np.prod(shape)), synapses + count, max(widest, fanin)
+        neurons, synapses, widest = neurons + math.prod(shape), synapses + count, max(widest, fanin)
     return {"neurons": neurons, "synapses": synapses, "max_fanin": widest}
+
+
+def conv_size(args: str) -> Size:
+    """The size of ``conv:ARGS`` without building it: closed form with pooling as layers.
+
+    With ``pool=fold`` the pooling neurons go and the next weighted layer reads each pooled
+    neuron's K x K window instead: at most K^2 times the synapses, which is the bound used.
+    """
+    spec = parse_spec(args)
+    facts = _layer_facts(spec)
+    fold = max((layer.kernel**2 for layer in spec.layers if layer.kind == "pool"), default=1) if spec.fold_pool else 1
+    return Size(facts["neurons"], facts["synapses"] * fold)
 
 
 def conv_net(
@@ -236,6 +257,7 @@ CONV_GENERATOR = Generator(
     syntax="conv:CxHxW,cNkK[sS][pP][dD][gG],pK[sS]|aK[sS],fN,...[,pool=layer|fold]",
     description="conv net at neuron level (conv, sum/avg pooling, dense; IF neurons); digits-image spikes",
     build=lambda args, seed: conv_net(args, seed=seed),
+    size=conv_size,
 )
 #: ``--net lenet5:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
 LENET5_GENERATOR = Generator(
@@ -243,6 +265,7 @@ LENET5_GENERATOR = Generator(
     syntax="lenet5:layer|fold",
     description=f"LeNet-5 ({LENET5}); pooling as its own layer or folded into the next",
     build=lambda args, seed: lenet5(fold_pool=_mode(args), seed=seed),
+    size=lambda args: conv_size(f"{LENET5},pool={'fold' if _mode(args) else 'layer'}"),
 )
 
 

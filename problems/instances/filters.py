@@ -26,6 +26,7 @@ from mapopt.errors import InputError
 from mapopt.io.nir import from_nir
 from mapopt.network import Network
 from mapopt.registry import Generator
+from mapopt.resources import Size
 from problems.instances.specs import parse_options, parse_sizes
 from problems.instances.spikes import with_image_spikes
 
@@ -82,11 +83,24 @@ def edgedet(height: int, width: int, *, k: int = 5, seed: int = 0, spikes: str =
     return filter_net("edgedet", height, width, np.stack([dog, -dog]), seed=seed, spikes=spikes)
 
 
-def _build(fn: Callable[..., Network], args: str, seed: int, prefix: str) -> Network:
+def _parse(args: str, prefix: str) -> tuple[int, int, int]:
     head, *rest = args.split(",")
     height, width = parse_sizes(head, prefix=prefix, count=2, sep="x")
-    opts = parse_options(rest, {"k": 5}, prefix=prefix)
-    return fn(height, width, k=int(opts["k"]), seed=seed)
+    k = int(parse_options(rest, {"k": 5}, prefix=prefix)["k"])
+    if k % 2 == 0 or k < 1:
+        raise InputError(f"{prefix}: kernel size k must be odd and positive, got {k}")
+    return height, width, k
+
+
+def _build(fn: Callable[..., Network], args: str, seed: int, prefix: str) -> Network:
+    height, width, k = _parse(args, prefix)
+    return fn(height, width, k=k, seed=seed)
+
+
+def _size(args: str, prefix: str, maps: int) -> Size:
+    """H W inputs and ``maps`` H W neurons reading at most K^2 pixels each."""
+    height, width, k = _parse(args, prefix)
+    return Size((1 + maps) * height * width, maps * height * width * k * k)
 
 
 #: ``--net imgsmooth:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
@@ -95,6 +109,7 @@ IMGSMOOTH_GENERATOR = Generator(
     syntax="imgsmooth:HxW[,k=K]",
     description="Gaussian image smoothing, K x K receptive fields (ImgSmooth); digits-image spikes",
     build=lambda args, seed: _build(imgsmooth, args, seed, "imgsmooth"),
+    size=lambda args: _size(args, "imgsmooth", 1),
 )
 #: ``--net edgedet:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
 EDGEDET_GENERATOR = Generator(
@@ -102,4 +117,5 @@ EDGEDET_GENERATOR = Generator(
     syntax="edgedet:HxW[,k=K]",
     description="ON/OFF difference-of-Gaussians edge maps, K x K receptive fields (EdgeDet); digits-image spikes",
     build=lambda args, seed: _build(edgedet, args, seed, "edgedet"),
+    size=lambda args: _size(args, "edgedet", 2),
 )

@@ -20,6 +20,7 @@ import numpy as np
 from mapopt.errors import InputError
 from mapopt.network import CHUNK, DEFAULT_TIMESTEPS, Network, index_dtype
 from mapopt.registry import Generator
+from mapopt.resources import Size
 from problems.instances.spikes import with_image_spikes
 
 
@@ -63,9 +64,18 @@ def mlp(sizes: list[int], *, seed: int = 0, timesteps: int = DEFAULT_TIMESTEPS, 
 
 def _parse_sizes(args: str) -> list[int]:
     try:
-        return [int(x) for x in args.split("-")]
+        sizes = [int(x) for x in args.split("-")]
     except ValueError:
         raise InputError(f"mlp sizes must be integers separated by '-', got {args!r}") from None
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        raise InputError(f"mlp needs at least two positive layer sizes, got {args!r}")
+    return sizes
+
+
+def mlp_size(args: str) -> Size:
+    """Neurons and synapses of ``mlp:ARGS`` in closed form (every neuron reads the whole previous layer)."""
+    sizes = _parse_sizes(args)
+    return Size(sum(sizes), sum(a * b for a, b in pairwise(sizes)))
 
 
 #: ``--net mlp:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
@@ -74,4 +84,5 @@ MLP_GENERATOR = Generator(
     syntax="mlp:N0-N1-...-Nk",
     description="fully connected MLP, N0 inputs; spikes simulated on a digits image",
     build=lambda args, seed: mlp(_parse_sizes(args), seed=seed),
+    size=mlp_size,
 )

@@ -23,6 +23,7 @@ from scipy.sparse.csgraph import dijkstra
 from mapopt.errors import InputError
 from mapopt.network import DEFAULT_TIMESTEPS, Network
 from mapopt.registry import Generator
+from mapopt.resources import Size
 from problems.instances.specs import parse_options
 from problems.instances.spikes import with_bernoulli_spikes
 
@@ -122,14 +123,28 @@ def powerlaw(
     return _finish(name, n, n_in, pre, post, seed, timesteps, spikes)
 
 
+def _er_args(args: str) -> dict[str, float]:
+    return parse_options(args.split(","), {"n": 0, "m": 0, "inputs": -1}, prefix="er")
+
+
 def _er(args: str, seed: int) -> Network:
-    o = parse_options(args.split(","), {"n": 0, "m": 0, "inputs": -1}, prefix="er")
+    o = _er_args(args)
     return erdos_renyi(o["n"], o["m"], n_in=None if o["inputs"] < 0 else o["inputs"], seed=seed)
 
 
-def _powerlaw(args: str, seed: int) -> Network:
+def er_size(args: str) -> Size:
+    """N neurons and exactly M synapses."""
+    o = _er_args(args)
+    return Size(max(o["n"], 0), max(o["m"], 0))
+
+
+def _powerlaw_args(args: str) -> dict[str, float]:
     defaults = {"n": 0, "inputs": -1, "alpha": 2.2, "kmin": 2, "kmax": -1}
-    o = parse_options(args.split(","), defaults, prefix="powerlaw")
+    return parse_options(args.split(","), defaults, prefix="powerlaw")
+
+
+def _powerlaw(args: str, seed: int) -> Network:
+    o = _powerlaw_args(args)
     return powerlaw(
         o["n"],
         n_in=None if o["inputs"] < 0 else o["inputs"],
@@ -140,12 +155,34 @@ def _powerlaw(args: str, seed: int) -> Network:
     )
 
 
+def powerlaw_size(args: str) -> Size:
+    """N neurons and the expected synapses: (N - inputs) E[min(X, kmax)] for the Pareto fan-in X.
+
+    With P(X > x) = (x / kmin)^-(A - 1) for x >= kmin, E[min(X, kmax)] = kmin + the integral of
+    P(X > x) from kmin to kmax (the floor in the generator only lowers it). Twice that is
+    returned as the synapse estimate, a margin for the sampling spread and the redraws.
+    """
+    o = _powerlaw_args(args)
+    n = max(int(o["n"]), 0)
+    n_in = n // 10 if o["inputs"] < 0 else int(o["inputs"])
+    kmin, alpha = max(float(o["kmin"]), 1.0), float(o["alpha"])
+    kmax = max(float(n - 1 if o["kmax"] < 0 else o["kmax"]), kmin)
+    if alpha == 2.0:
+        tail = kmin * np.log(kmax / kmin)
+    elif alpha > 1:
+        tail = kmin ** (alpha - 1) * (kmax ** (2 - alpha) - kmin ** (2 - alpha)) / (2 - alpha)
+    else:
+        tail = kmax - kmin  # no valid law: the generator refuses it; bound by kmax
+    return Size(n, 2.0 * max(n - n_in, 0) * (kmin + tail))
+
+
 #: ``--net er:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
 ER_GENERATOR = Generator(
     prefix="er",
     syntax="er:n=N,m=M[,inputs=K]",
     description="Erdos-Renyi G(n, m): exactly M random synapses, first K (n/10) neurons are inputs",
     build=_er,
+    size=er_size,
 )
 #: ``--net powerlaw:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
 POWERLAW_GENERATOR = Generator(
@@ -153,4 +190,5 @@ POWERLAW_GENERATOR = Generator(
     syntax="powerlaw:n=N[,inputs=K,alpha=2.2,kmin=2,kmax=N-1]",
     description="heavy-tailed (Pareto) fan-in, distinct uniform sources per neuron",
     build=_powerlaw,
+    size=powerlaw_size,
 )

@@ -2,8 +2,8 @@
 
 Given the inputs' spike counts over the window (:mod:`problems.instances.spikes` draws them from
 rate-coded images or fixed rates), a compute neuron's count is that of a non-leaky
-integrate-and-fire neuron driven by its inputs' mean rates:
-floor(sum_u w_uv * s_u / theta_v), clipped to [0, T]. Layers are
+integrate-and-fire neuron driven by its inputs' mean rates and its bias b_v (a constant
+input every step): floor((sum_u w_uv * s_u + T b_v) / theta_v), clipped to [0, T]. Layers are
 evaluated in order (``Network.layer``); an edge from the same or a later layer (a
 recurrent edge) contributes the count its source has at that moment (0 if not yet
 evaluated), so the model is exact only for feed-forward nets.
@@ -34,5 +34,6 @@ def propagate_rates(net: Network, input_counts: np.ndarray) -> np.ndarray:
             end = min(start + CHUNK, hi)
             pre, post = net.pre[start:end], net.post[start:end]
             drive += np.bincount(post, weights=net.weight[start:end] * spikes[pre], minlength=net.n_neurons)
-        spikes[members] = np.floor(np.clip(drive[members] / net.threshold[members], 0, T))
+        drive = drive[members] + T * net.bias[members]
+        spikes[members] = np.floor(np.clip(drive / net.threshold[members], 0, T))
     return spikes

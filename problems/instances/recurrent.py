@@ -23,6 +23,7 @@ import numpy as np
 from mapopt.errors import InputError
 from mapopt.network import DEFAULT_TIMESTEPS, Network
 from mapopt.registry import Generator
+from mapopt.resources import Size
 from problems.instances.specs import parse_options, parse_sizes
 from problems.instances.spikes import with_bernoulli_spikes
 
@@ -114,11 +115,37 @@ def rnn(
     return with_bernoulli_spikes(net, seed=seed, model=spikes)
 
 
-def _lsm(args: str, seed: int) -> Network:
+def _lsm_args(args: str) -> tuple[int, int, int, dict[str, float]]:
     head, *rest = args.split(",")
     n_in, n_res, n_out = parse_sizes(head, prefix="lsm", count=3)
-    opts = parse_options(rest, {"lambda": 2.0, "cscale": 1.0, "pin": 0.3}, prefix="lsm")
+    return n_in, n_res, n_out, parse_options(rest, {"lambda": 2.0, "cscale": 1.0, "pin": 0.3}, prefix="lsm")
+
+
+def _lsm(args: str, seed: int) -> Network:
+    n_in, n_res, n_out, opts = _lsm_args(args)
     return lsm(n_in, n_res, n_out, lam=opts["lambda"], cscale=opts["cscale"], p_in=opts["pin"], seed=seed)
+
+
+def lsm_size(args: str) -> Size:
+    """An upper bound on the size of ``lsm:ARGS``, and the scratch memory of its sampling.
+
+    Reservoir synapses: each neuron's expected out-degree is at most max(C) * cscale times
+    sum over grid offsets d of exp(-|d|^2 / lambda^2) <= (1 + lambda sqrt(pi))^3 (and at
+    most RES - 1). Scratch: the input coins (IN x RES floats) and one block of
+    ``_ROWS`` x RES distances, probabilities and coins.
+    """
+    n_in, n_res, n_out, opts = _lsm_args(args)
+    lam, cscale, p_in = opts["lambda"], opts["cscale"], opts["pin"]
+    degree = min(n_res - 1, float(LSM_C.max()) * max(cscale, 0.0) * (1 + abs(lam) * np.sqrt(np.pi)) ** 3)
+    synapses = n_in * n_res * min(max(p_in, 0.0), 1.0) + n_res * degree + n_res * n_out
+    work = 9.0 * n_in * n_res + 40.0 * min(_ROWS, n_res) * n_res
+    return Size(n_in + n_res + n_out, synapses, work)
+
+
+def rnn_size(args: str) -> Size:
+    """IN*HID + HID^2 + HID*OUT synapses, in closed form."""
+    n_in, n_hid, n_out = parse_sizes(args, prefix="rnn", count=3)
+    return Size(n_in + n_hid + n_out, n_in * n_hid + n_hid * n_hid + n_hid * n_out)
 
 
 #: ``--net lsm:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
@@ -127,6 +154,7 @@ LSM_GENERATOR = Generator(
     syntax="lsm:IN-RES-OUT[,lambda=2,cscale=1,pin=0.3]",
     description="liquid state machine (Maass 2002): 3-D grid reservoir, distance-dependent recurrence",
     build=_lsm,
+    size=lsm_size,
 )
 #: ``--net rnn:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
 RNN_GENERATOR = Generator(
@@ -134,4 +162,5 @@ RNN_GENERATOR = Generator(
     syntax="rnn:IN-HID-OUT",
     description="recurrent classifier: dense input, dense recurrent hidden layer (self-loops), dense readout",
     build=lambda args, seed: rnn(*parse_sizes(args, prefix="rnn", count=3), seed=seed),
+    size=rnn_size,
 )

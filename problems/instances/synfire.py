@@ -16,6 +16,7 @@ import numpy as np
 from mapopt.errors import InputError
 from mapopt.network import DEFAULT_TIMESTEPS, Network
 from mapopt.registry import Generator
+from mapopt.resources import Size
 from problems.instances.specs import parse_sizes
 from problems.instances.spikes import with_bernoulli_spikes
 
@@ -51,12 +52,23 @@ def synfire(
     return with_bernoulli_spikes(net, seed=seed, model=spikes)
 
 
-def _build(args: str, seed: int) -> Network:
+def _parse(args: str) -> tuple[int, int, bool]:
     head, *rest = args.split(",")
     if rest not in ([], ["ring"]):
         raise InputError(f"synfire takes G-W or G-W,ring, got {args!r}")
     groups, width = parse_sizes(head, prefix="synfire", count=2)
-    return synfire(groups, width, ring=bool(rest), seed=seed)
+    return groups, width, bool(rest)
+
+
+def _build(args: str, seed: int) -> Network:
+    groups, width, ring = _parse(args)
+    return synfire(groups, width, ring=ring, seed=seed)
+
+
+def synfire_size(args: str) -> Size:
+    """G W neurons and (G - 1) W^2 synapses (plus W^2 for a ring), in closed form."""
+    groups, width, ring = _parse(args)
+    return Size(groups * width, (groups - 1 + ring) * width * width)
 
 
 #: ``--net synfire:ARGS`` (a ``mapopt.generators`` entry point in pyproject.toml).
@@ -65,4 +77,5 @@ SYNFIRE_GENERATOR = Generator(
     syntax="synfire:G-W[,ring]",
     description="synfire chain: G groups of W neurons, each group fully connected to the next",
     build=_build,
+    size=synfire_size,
 )

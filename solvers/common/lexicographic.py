@@ -51,7 +51,7 @@ from problems.formulations.patterns import UnitTypes, hop_bound, pattern_assignm
 from problems.formulations.placement_qap import PlacementData, PlacementModel
 
 #: Registered heuristics whose best mapping warm-starts the exact models (those that are registered).
-WARM_START_SOLVERS = ("greedy", "paper")
+WARM_START_SOLVERS = ("greedy", "windowed")
 #: Share of the remaining time the warm-start heuristics may use.
 WARM_START_SHARE = 0.1
 #: Share of the remaining time the placement QAP (a warm start for the joint model) may use.
