@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 
 import pulp
 
+from mapopt import interrupt
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
 from mapopt.space import Categorical, SearchSpace
@@ -169,8 +170,9 @@ def _run_highs(
     The child (:mod:`solvers.common.highs_child`) stops itself at the deadline through
     HiGHS's API and reports every improving solution and bound on its stdout, read here by
     a thread; it is killed :data:`HIGHS_GRACE_S` after the deadline if it has not finished,
-    and whenever this function exits early (e.g. on KeyboardInterrupt). The best solution
-    received is assigned to ``prob``'s variables with PuLP's status codes.
+    at once on a stop request (:mod:`mapopt.interrupt`), and whenever this function exits
+    early. The best solution received is assigned to ``prob``'s variables with PuLP's
+    status codes.
     """
     deadline = None if limit is None else time.monotonic() + limit  # writing the files counts too
     mps, start_file, log = tmp / "model.mps", tmp / "start.json", tmp / "highs.log"
@@ -190,14 +192,14 @@ def _run_highs(
         reader = threading.Thread(target=_read_lines, args=(proc.stdout, messages), daemon=True)
         reader.start()
         try:
-            while True:
+            while interrupt.requested() is None:  # a stop request (Ctrl-C, SIGTERM) ends the wait at once
                 wait = None if deadline is None else deadline + HIGHS_GRACE_S - time.monotonic()
                 if wait is not None and wait <= 0:
                     break
                 try:
-                    message = messages.get(timeout=wait)
+                    message = messages.get(timeout=interrupt.POLL_S if wait is None else min(wait, interrupt.POLL_S))
                 except queue.Empty:
-                    break
+                    continue
                 if message is None:  # the child's stdout closed: it ended, with or without "done"
                     break
                 kind, *payload = message

@@ -45,14 +45,17 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
+from mapopt import interrupt
 from mapopt.evaluation import crossbar_bounds
 from mapopt.hardware import Hardware
 from problems.formulations.assignment import CONFLICT_BOUND_MAX_UNITS, AssignmentData
 
 #: Dual smoothing factor (0: plain column generation).
 SMOOTHING = 0.8
-#: Seconds the first CP-SAT pricing call may take; a call that proves nothing doubles it for the next.
+#: Seconds the first CP-SAT pricing call may take; a call that proves nothing doubles it for the next...
 PRICING_SECONDS = 1.0
+#: ...up to this many.
+PRICING_MAX_SECONDS = 8.0
 #: Columns added per pricing round at most.
 COLUMNS_PER_ROUND = 8
 #: Objective scale of the integer pricing model (duals are rounded down to multiples of 1 / SCALE).
@@ -194,12 +197,8 @@ def pattern_assignment(
         on = np.flatnonzero(a[:, t])
         model.add(sum(int(a[k, t]) * copies[k] for k in on.tolist()) >= int(mult[t]))
     model.minimize(sum(copies))
-    solver = cp_model.CpSolver()
-    if time_limit is not None:
-        solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = seed
-    if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    solver, status = _solve(model, time_limit, seed)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     chosen = np.repeat(np.arange(len(patterns)), [int(solver.value(c)) for c in copies])
     slot = np.full(data.n_units, -1, dtype=np.int64)
@@ -285,11 +284,6 @@ class _Pricing:
         for t, var in a.items():  # the best greedy pattern as a hint (a feasible start)
             model.add_hint(var, int(hint[t]))
             model.add_hint(used[t], int(hint[t] > 0))
-        solver = cp_model.CpSolver()
-        solver.parameters.max_time_in_seconds = self.seconds
-        solver.parameters.num_workers = 1  # a small model: one worker with the LP beats a portfolio here
-        solver.parameters.random_seed = self.seed
-        solver.parameters.linearization_level = 2
         found: list[np.ndarray] = []
 
         class Collect(cp_model.CpSolverSolutionCallback):
@@ -301,9 +295,9 @@ class _Pricing:
                 if expired():
                     self.stop_search()
 
-        status = solver.solve(model, Collect())
+        solver, status = _solve(model, self.seconds, self.seed, Collect(), linearization_level=2)
         if status != cp_model.OPTIMAL:
-            self.seconds *= 2  # not proven: allow the next call more time
+            self.seconds = min(2 * self.seconds, PRICING_MAX_SECONDS)  # not proven: the next call gets more time
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return found, math.inf
         # rounding pi down loses less than 1/SCALE per unit: at most C/SCALE in all
@@ -367,10 +361,7 @@ def _min_union_load(data: AssignmentData, types: UnitTypes, k: int, weight: np.n
     model.add(sum(count) >= k)
     scale = SCALE / max(float(weight.max()), 1e-12)
     model.minimize(sum(math.floor(weight[s] * scale) * v for s, v in row.items()))
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit
-    solver.parameters.num_workers = 1
-    status = solver.solve(model)
+    solver, status = _solve(model, time_limit, 0)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return 0.0
     return max(0.0, solver.best_objective_bound / scale)
@@ -401,12 +392,27 @@ def _max_input_load(data: AssignmentData, units: np.ndarray, weight: np.ndarray,
     model.add(sum(row.values()) <= data.rows)
     scale = SCALE / max(float(weight.max()), 1e-12)
     model.maximize(sum(math.ceil(weight[s] * scale) * v for s, v in row.items() if weight[s] > 0))
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = time_limit
-    solver.parameters.num_workers = 1
-    if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    solver, status = _solve(model, time_limit, 0)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return heaviest
     return min(heaviest, solver.best_objective_bound / scale)
+
+
+def _solve(
+    model: Any, time_limit: float | None, seed: int, callback: Any = None, *, linearization_level: int = 1
+) -> tuple[Any, int]:
+    """Solve a small CP-SAT model on one worker, stoppable by a signal (:func:`mapopt.interrupt.run_stoppable`)."""
+    from ortools.sat.python import cp_model
+
+    solver = cp_model.CpSolver()
+    if time_limit is not None:
+        solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
+    solver.parameters.num_workers = 1  # small models: one worker with its LP beats a portfolio here
+    solver.parameters.random_seed = seed
+    solver.parameters.linearization_level = linearization_level
+    solver.parameters.catch_sigint_signal = False  # mapopt handles signals
+    status = interrupt.run_stoppable(lambda: solver.solve(model, callback), solver.stop_search)
+    return solver, status
 
 
 def _groups(data: AssignmentData) -> np.ndarray:
