@@ -132,7 +132,8 @@ def test_seed_range_is_the_same_on_every_command(cli, command: str) -> None:
     for seed in ("-1", "2147483647"):
         result = cli(*suite._with_option(base, "--seed", seed))
         assert result.code == 2 and result.stderr.count("\n") == 1 and "--seed" in result.stderr, result.stderr
-    assert cli(*suite._with_option(base, "--seed", "2147483646"), "--json").code == 0
+    if command in ("info", "decompose"):  # the largest seed itself is accepted (all the way down: next test)
+        assert cli(*suite._with_option(base, "--seed", "2147483646"), "--json").code == 0
 
 
 def test_the_largest_seed_reaches_every_exact_back_end() -> None:
@@ -283,7 +284,7 @@ def test_signals_stop_the_solver_and_every_child(solver: str, sig: signal.Signal
 
 
 def test_kills_at_random_moments_leave_the_folder_complete_or_absent() -> None:
-    result = suite.kill_trials(3, seed=1, net=suite.KILL_NET_SMALL)
+    result = suite.kill_trials(2, seed=1, net=suite.KILL_NET_SMALL)
     assert result["problems"] == [], result
 
 
@@ -302,7 +303,7 @@ def test_tables_fit_80_columns_and_wide_shows_everything(cli, tmp_path: Path) ->
     from mapopt.formatting import HEADINGS
     from mapopt.report import TABLE_COLUMNS
 
-    run = ["run", "--net", "mlp:16-8-4", "--hw", "toy", "--mesh", "auto", "--decompose", "chain:2",
+    run = ["run", "--net", "mlp:12-6-3", "--hw", "toy", "--mesh", "auto", "--decompose", "chain:2",
            "--decompose", "tree:4@greedy"]  # fmt: skip
     compact = cli(*run, "--out", tmp_path / "out")
     assert compact.code == 0 and "chain:2@paper" in compact.stdout  # results on stdout
@@ -319,7 +320,7 @@ def test_tables_fit_80_columns_and_wide_shows_everything(cli, tmp_path: Path) ->
         assert shown.code == 0 and max(map(len, _lines(shown.stdout))) <= 80, what
         first_words = {line.split()[0] for line in _lines(shown.stdout)[2:] if line[:1].strip()}
         assert set(names) <= first_words, (what, set(names) - first_words)  # names whole, one per row start
-    for args in (["info", "mlp:16-8-4"], ["validate", tmp_path / "out" / "mapping-chain-2-paper.json"]):
+    for args in (["info", "mlp:12-6-3"], ["validate", tmp_path / "out" / "mapping-chain-2-paper.json"]):
         shown = cli(*args)
         assert shown.code == 0 and max(map(len, _lines(shown.stdout))) <= 80, args
 
@@ -367,7 +368,7 @@ def _on_a_terminal(args: list[str]) -> tuple[int, str]:
 
 
 def test_progress_is_live_on_a_terminal_and_quiet_otherwise(cli) -> None:
-    args = ["solve", "--net", "er:n=60,m=240", "--hw", "toy", "--mesh", "auto", "--time-limit", "2"]
+    args = ["solve", "--net", "er:n=40,m=160", "--hw", "toy", "--mesh", "auto", "--time-limit", "1.5"]
     code, shown = _on_a_terminal(args)
     assert code == 0 and "cpsat" in shown and "incumbent" in shown and "bound" in shown
     code, shown = _on_a_terminal([*args, "--quiet"])
