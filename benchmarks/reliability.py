@@ -86,6 +86,25 @@ COMMANDS: dict[str, dict[str, object]] = {
         "options": ["--seed", "--timesteps", "--input-rate", "--mode", "--crossbar", "--fanin", "--hw", "--decompose",
                     "--net"],
     },
+    "sanafe-check": {
+        "base": ["sanafe-check", "--net", "mlp:8-4-2", "--hw", "toy", "--mesh", "auto", "--solvers", "paper",
+                 "--steps", "10"],
+        "options": ["--seed", "--time-limit", "--mesh", "--crossbar", "--fanin", "--crossbars-per-tile", "--hw",
+                    "--objective", "--steps", "--input-rate", "--decompose", "--net"],
+    },
+    "export": {
+        "base": ["export", "--sanafe", "sanafe-out", "{fixtures}/map.json", "--steps", "10"],
+        "options": ["--seed", "--steps", "--input-rate"],
+        "out": "dir",
+        "out_option": "--sanafe",
+    },
+    "quality": {
+        "base": ["quality", "--net", "digits-mlp", "--fanin", "16", "--decompose", "chain:2"],
+        "options": ["--fanin", "--hw", "--decompose"],
+        "values": {"--fanin": [("1", "--fanin"), ("0", "--fanin"), ("x", "--fanin"), ("5000000", "5000000")],
+                   "--decompose": [("spiral", "spiral"), ("chain:2,color=red", "no option"), ("", "--decompose")]},
+        "out": "dir",
+    },
     "info": {"base": ["info", "mlp:8-4-2"], "options": ["--seed"], "positional_net": True},
     "validate": {"base": ["validate", "{fixtures}/map.json"], "options": []},
     "list": {"base": ["list", "nets"], "options": []},
@@ -111,6 +130,7 @@ OPTION_VALUES: dict[str, list[tuple[str, str]]] = {
                     ("chain:2,color=red", "no option"), ("", "--decompose"), (":2", "--decompose")],
     "--solver": [("nope", "unknown solver")],
     "--timesteps": [("0", "--timesteps"), ("-1", "--timesteps"), ("10000000", "--timesteps"), ("x", "--timesteps")],
+    "--steps": [("0", "--steps"), ("-1", "--steps"), ("100000000", "--steps"), ("x", "--steps")],
     "--input-rate": [("-0.1", "--input-rate"), ("1.5", "--input-rate"), ("x", "--input-rate")],
     "--mode": [("nope", "--mode")],
 }  # fmt: skip
@@ -129,7 +149,7 @@ NET_VALUES: list[tuple[str, str]] = [
     ("imgsmooth:8x8,k=0", "odd"), ("lenet5:weird", "lenet5"),
 ]  # fmt: skip
 #: Generic usage errors of every command.
-USAGE_VALUES: list[tuple[list[str], str]] = [(["--bogus"], "--bogus"), (["--json", "extra-arg"], "extra-arg")]
+USAGE_VALUES: list[tuple[list[str], str]] = [(["--bogus"], "--bogus"), (["extra-arg", "another-arg"], "extra")]
 
 
 @dataclass(frozen=True)
@@ -291,7 +311,8 @@ def option_cases() -> list[Case]:
         for option in spec["options"]:  # type: ignore[union-attr]
             if option == "--net":
                 continue
-            for i, (value, needle) in enumerate(OPTION_VALUES[option]):
+            values = spec.get("values", {}).get(option, OPTION_VALUES[option])  # type: ignore[union-attr]
+            for i, (value, needle) in enumerate(values):
                 if option == "--fanin" and command in ("simulate",) and value == "500":
                     continue  # simulate only uses the hardware with --decompose
                 args = _with_option(base, option, value)
@@ -344,7 +365,7 @@ def net_cases() -> list[Case]:
 
 #: Mutations of a valid network file: (field path, value, text the error must contain).
 NETWORK_MUTATIONS: list[tuple[str, object, str]] = [
-    ("format", "mapopt-banana", "expected a 'mapopt-network'"), ("version", 2, "version"), ("version", "1", "version"),
+    ("format", "mapopt-banana", "expected a 'mapopt-network'"), ("version", 3, "version"), ("version", "1", "version"),
     ("version", True, "version"), ("name", 5, "'name'"), ("neurons", "many", "'neurons'"), ("neurons", -1, "neurons"),
     ("neurons", 1.5, "'neurons'"), ("neurons", True, "'neurons'"), ("neurons", 10**30, "neurons"),
     ("timesteps", 0, "timesteps"), ("timesteps", 1e400, "timesteps"), ("timesteps", "x", "timesteps"),
@@ -355,6 +376,8 @@ NETWORK_MUTATIONS: list[tuple[str, object, str]] = [
     ("arrays.layer.0", -5, "layer"), ("arrays.is_input.0", 7, "is_input"), ("arrays.is_input", [True], "is_input"),
     ("arrays.pre", [[0, 1]], "'pre'"), ("arrays.spikes", DELETE, "missing array 'spikes'"),
     ("neurons", DELETE, "missing field 'neurons'"), ("arrays.weight", {"a": 1}, "'weight'"),
+    ("version", 2.0, "version"), ("task", 5, "task"), ("task", ["digits"], "task"), ("arrays.bias.0", "x", "'bias'"),
+    ("arrays.bias", [0.5], "bias"), ("arrays.reset.0", None, "reset"), ("arrays.bias.0", 1e400, "bias"),
 ]  # fmt: skip
 #: Mutations of a valid mapping file (beyond those of its two networks).
 MAPPING_MUTATIONS: list[tuple[str, object, str]] = [
@@ -534,9 +557,10 @@ def out_cases() -> list[Case]:
         if kind is None:
             continue
         base = list(spec["base"])  # type: ignore[arg-type]
+        out_option = str(spec.get("out_option", "--out"))
         variants: list[tuple[str, str, Callable[[Path, Path], None] | None, str]] = [
             ("missing-parent", "no/such/folder/out" + (".json" if kind == "file" else ""), None, "does not exist"),
-            ("unwritable", unwritable + (".json" if kind == "file" else ""), None, "--out"),
+            ("unwritable", unwritable + (".json" if kind == "file" else ""), None, out_option),
         ]
         if kind == "dir":
             variants += [
@@ -551,7 +575,8 @@ def out_cases() -> list[Case]:
                 ("bad-suffix", "n-prime.csv", None, "unknown file type"),
             ]
         for i, (label, target, setup, needle) in enumerate(variants):
-            cases.append(Case(f"out/{command}/{label}", (*base, "--out", target), needle=needle, setup=setup,
+            args = _with_option(base, out_option, target)
+            cases.append(Case(f"out/{command}/{label}", tuple(args), needle=needle, setup=setup,
                               fast=(i < 3 and command == "run") or (i == 2 and command == "decompose")))  # fmt: skip
     return cases
 

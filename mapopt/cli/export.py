@@ -26,7 +26,9 @@ from mapopt.errors import InputError
 
 StepsOpt = Annotated[
     int | None,
-    typer.Option("--steps", metavar="T", min=1, help="Steps of the input spike trains (default: the net's window)."),
+    typer.Option(
+        "--steps", metavar="T", min=1, max=100_000, help="Steps of the input spike trains (default: the net's window)."
+    ),
 ]
 InputRateOpt = Annotated[
     float,

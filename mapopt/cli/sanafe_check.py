@@ -173,7 +173,7 @@ def sanafe_check(
         else:
             if net is None:
                 raise InputError("give --net with --solvers (or --mappings FILES)", source="--net")
-            hardware = load_hardware(hw or DEFAULT_HW, crossbar, fanin, crossbars_per_tile, mesh)
+            hardware = load_hardware(DEFAULT_HW if hw is None else hw, crossbar, fanin, crossbars_per_tile, mesh)
             check_hardware(hardware)
             labels = _split(solvers or DEFAULT_SOLVERS)
             if not labels:
