@@ -134,4 +134,4 @@ def _spinemap(source: str, out: str, *, spikes: str | None, merge_duplicates: bo
 
 
 def register(app: typer.Typer) -> None:
-    app.command("export")(export)
+    app.command("export", short_help="Export a mapping for another tool (SANA-FE).")(export)

@@ -282,4 +282,4 @@ def _fit_lines(fit: dict[str, Any]) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("sanafe-check")(sanafe_check)
+    app.command("sanafe-check", short_help="SANA-FE energy and latency next to mapopt's.")(sanafe_check)
