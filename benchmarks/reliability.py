@@ -105,6 +105,17 @@ COMMANDS: dict[str, dict[str, object]] = {
                    "--decompose": [("spiral", "spiral"), ("chain:2,color=red", "no option"), ("", "--decompose")]},
         "out": "dir",
     },
+    "bakeoff": {
+        "base": ["bakeoff", "--solvers", "greedy", "--instances", "planted-toy-2", "--hw", "toy", "--store",
+                 "s.sqlite"],
+        "options": ["--time-limit", "--mesh", "--crossbar", "--fanin", "--crossbars-per-tile", "--objective",
+                    "--traffic", "--seeds", "--jobs", "--memory-limit", "--grace", "--decompose"],
+        "values": {"--fanin": [("0", "--fanin"), ("x", "--fanin")],
+                   "--decompose": [("spiral", "spiral"), ("chain:1", "k=1")]},
+        "out": "dir",
+    },
+    "report": {"base": ["report", "{fixtures}/store.sqlite", "--out", "rep"], "options": [], "out": "dir"},
+    "plot": {"base": ["plot", "{fixtures}/map.json", "--out", "plot-out"], "options": [], "out": "dir"},
     "info": {"base": ["info", "mlp:8-4-2"], "options": ["--seed"], "positional_net": True},
     "validate": {"base": ["validate", "{fixtures}/map.json"], "options": []},
     "list": {"base": ["list", "nets"], "options": []},
@@ -133,6 +144,10 @@ OPTION_VALUES: dict[str, list[tuple[str, str]]] = {
     "--steps": [("0", "--steps"), ("-1", "--steps"), ("100000000", "--steps"), ("x", "--steps")],
     "--input-rate": [("-0.1", "--input-rate"), ("1.5", "--input-rate"), ("x", "--input-rate")],
     "--mode": [("nope", "--mode")],
+    "--seeds": [("0", "--seeds"), ("x", "--seeds"), ("100000", "--seeds")],
+    "--jobs": [("0", "--jobs"), ("x", "--jobs"), ("100000", "--jobs")],
+    "--memory-limit": [("0", "--memory-limit"), ("x", "--memory-limit")],
+    "--grace": [("-1", "--grace"), ("nan", "--grace"), ("x", "--grace")],
 }  # fmt: skip
 #: Bad --net values (every command that takes a net): specs, names, sizes that cannot fit.
 NET_VALUES: list[tuple[str, str]] = [
@@ -185,6 +200,8 @@ def make_fixtures(folder: Path) -> Path:
         write_mapping(folder / f"map{suffix}", dec, hw, mapping, report={"solver": "paper"})
     write_spinemap(net, folder / "conn.txt", folder / "spikes.txt")
     write_nir(folder / "net.nir", net)
+    subprocess.run([MAPOPT, "bakeoff", "--solvers", "greedy", "--instances", "planted-toy-2", "--hw", "toy",
+                    "--store", str(folder / "store.sqlite"), "-q"], check=True, capture_output=True)  # fmt: skip
     return folder
 
 
@@ -469,8 +486,9 @@ def file_cases() -> list[Case]:
                 setup = _npz_mutation("map.npz", target, parts[1], value)
             else:
                 setup = _npz_mutation("map.npz", target, f"__meta__.{path}", value)
-            for command in ("validate", "info"):
-                args = ("validate", target) if command == "validate" else ("info", target)
+            for command in ("validate", "info", "plot") if i % 3 == 0 else ("validate", "info"):
+                args = {"validate": ("validate", target), "info": ("info", target),
+                        "plot": ("plot", target, "--out", "plot-out")}[command]  # fmt: skip
                 cases.append(Case(f"file/mapping{suffix}/{path}={value!r:.20}/{command}", args, needle=needle,
                                   setup=setup, fast=i % 9 == 0 and command == "validate" and suffix == ".json"))
     for path, value, constraint in CONSTRAINT_MUTATIONS:
@@ -499,6 +517,11 @@ def file_cases() -> list[Case]:
             args = [a.replace("{file}", target) for a in readers[command]]
             cases.append(Case(f"file/garbage/{target}/{command}", tuple(args), needle=needle,
                               setup=_bytes(target, data), fast=command == "info" and i % 4 == 0))  # fmt: skip
+    for target, data in (("store.sqlite", b"SQLite format 3\x00" + b"\x00" * 90), ("text.sqlite", b"hello"),
+                         ("empty.sqlite", b"")):
+        cases.append(Case(f"file/store/{target}/report", ("report", target, "--out", "rep"), needle=target,
+                          setup=_bytes(target, data), fast=target == "text.sqlite"))  # fmt: skip
+    cases.append(Case("file/store/missing/report", ("report", "nope.sqlite", "--out", "rep"), needle="nope.sqlite"))
     for target in ("truncated.json", "list.json", "huge.npz"):
         data, needle = next((d, n) for t, d, n in garbage if t == target)
         cases.append(Case(f"file/garbage/{target}/validate", ("validate", target), needle=needle,
