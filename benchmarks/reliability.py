@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/reliability.py suite              # every bad-input case (~300)
+    .venv/bin/python benchmarks/reliability.py suite              # every bad-input case (828)
     .venv/bin/python benchmarks/reliability.py suite --fast       # the representative subset pytest runs
     .venv/bin/python benchmarks/reliability.py suite --only file  # one category (substring of the case id)
     .venv/bin/python benchmarks/reliability.py kill --trials 100  # kill `run --out` at random moments
