@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/reliability.py suite              # every bad-input case (828)
+    .venv/bin/python benchmarks/reliability.py suite              # every bad-input case (888)
     .venv/bin/python benchmarks/reliability.py suite --fast       # the representative subset pytest runs
     .venv/bin/python benchmarks/reliability.py suite --only file  # one category (substring of the case id)
     .venv/bin/python benchmarks/reliability.py kill --trials 100  # kill `run --out` at random moments
@@ -114,6 +114,15 @@ COMMANDS: dict[str, dict[str, object]] = {
                    "--decompose": [("spiral", "spiral"), ("chain:1", "k=1")]},
         "out": "dir",
     },
+    "tune": {
+        "base": ["tune", "--solver", "anneal", "--instances", "planted-toy-2", "--storage", "sqlite:///t.db",
+                 "--trials", "1", "--hw", "toy"],
+        "options": ["--seed", "--time-limit", "--mesh", "--crossbar", "--fanin", "--crossbars-per-tile", "--hw",
+                    "--objective", "--traffic", "--seeds", "--jobs", "--memory-limit"],
+        "values": {"--fanin": [("0", "--fanin"), ("x", "--fanin")]},
+        "out": "dir",
+    },
+    "reproduce": {"base": ["reproduce", "--app", "mlp:8-4-2"], "options": ["--seed"], "out": "dir"},
     "report": {"base": ["report", "{fixtures}/store.sqlite", "--out", "rep"], "options": [], "out": "dir"},
     "plot": {"base": ["plot", "{fixtures}/map.json", "--out", "plot-out"], "options": [], "out": "dir"},
     "info": {"base": ["info", "mlp:8-4-2"], "options": ["--seed"], "positional_net": True},

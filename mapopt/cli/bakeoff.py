@@ -80,7 +80,9 @@ def bakeoff(
     params: Annotated[
         list[Path] | None,
         typer.Option(
-            "--params", metavar="FILE", help="Params file(s) (mapopt tune's best-params.toml) for the solvers they name."
+            "--params",
+            metavar="FILE",
+            help="Params file(s) (mapopt tune's best-params.toml) for the solvers they name.",
         ),
     ] = None,
     name: Annotated[
