@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 #: Seconds a solver run may take to return after a signal before the interrupt is raised in it.
-HARD_AFTER = 1.0
+HARD_AFTER = 1.5
 #: Seconds between checks of a waiting main thread (signal handlers run between them).
 POLL_S = 0.05
 

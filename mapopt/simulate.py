@@ -52,6 +52,7 @@ import scipy.sparse as sp
 from mapopt.decompose.base import Decomposition, with_unit_spikes
 from mapopt.errors import InputError
 from mapopt.network import Network
+from mapopt.resources import check_bytes
 
 MODES = ("exact", "delayed")
 #: Headroom below 2^63 kept by the fixed-point scale.
@@ -137,6 +138,13 @@ def _leak_step(potential: np.ndarray, leak: np.ndarray, leaky: np.ndarray) -> No
         potential[leaky] -= np.trunc(potential[leaky] * leak[leaky]).astype(np.int64)
 
 
+def _check_memory(net: Network, timesteps: int | None) -> None:
+    """Refuse a run whose spike trains (a bool per neuron and step, float draws per input) cannot fit."""
+    T = net.timesteps if timesteps is None else int(timesteps)
+    need = T * (net.n_neurons + 9 * net.n_inputs) + 24 * net.n_synapses
+    check_bytes(f"simulating {net.name} for {T} steps", need, source="--timesteps" if timesteps else None)
+
+
 def simulate(
     net: Network,
     inputs: np.ndarray | None = None,
@@ -146,6 +154,7 @@ def simulate(
     seed: int = 0,
 ) -> SimResult:
     """Simulate ``net`` (IF/LIF per its ``threshold``, ``leak``, ``bias`` and ``reset``) on ``inputs``."""
+    _check_memory(net, timesteps)
     inputs, note = _check_inputs(net, inputs, timesteps, input_rate, seed)
     T = inputs.shape[0]
     bits = fixed_point_bits(net, T)
@@ -237,6 +246,7 @@ def simulate_decomposition(
     if mode not in MODES:
         raise InputError(f"unknown simulation mode {mode!r}; known: {', '.join(MODES)}", source="--mode")
     net = dec.network
+    _check_memory(net, timesteps)
     inputs, note = _check_inputs(net, inputs, timesteps, input_rate, seed)
     T = inputs.shape[0]
     bits = fixed_point_bits(dec.original, T)

@@ -103,6 +103,16 @@ class SolveContext:
         self.history: list[tuple[float, float | None, float | None]] = []
         self.report = report or progress.Reporter()
         self.work: dict[str, int] = {}
+        self.kept: Mapping | None = None
+
+    def keep(self, mapping: Mapping) -> None:
+        """Remember ``mapping`` as the run's incumbent, returned if the run is stopped abruptly.
+
+        Solvers that hold a complete mapping long before they return (a warm start before an
+        exact search) call this, so that an interrupt raised inside them (see
+        :mod:`mapopt.interrupt`) still yields that mapping.
+        """
+        self.kept = mapping
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
@@ -184,7 +194,8 @@ class Solver(ABC):
             raise
         except KeyboardInterrupt as err:  # raised in the run when it did not stop in time (or no handler)
             interrupt.request(getattr(err, "signum", signal.SIGINT))
-            out = Outcome(None, Status.INTERRUPTED, message="stopped before a mapping was found")
+            found = "stopped abruptly: the last incumbent" if ctx.kept is not None else "stopped before a mapping"
+            out = Outcome(ctx.kept, Status.INTERRUPTED, message=found)
         except Exception as err:  # a solver failure is reported as status "error", not a crash
             out = Outcome(None, Status.ERROR, message=f"{type(err).__name__}: {err}")
         finally:
@@ -207,7 +218,7 @@ class Solver(ABC):
                 message = "solver returned an invalid mapping: " + "; ".join(map(str, verdict.violations[:3]))
         elif status is None:
             status = Status.TIMEOUT
-        if interrupt.requested() is not None and status in (Status.FEASIBLE, Status.TIMEOUT):
+        if interrupt.requested() is not None and status in (Status.FEASIBLE, Status.TIMEOUT, Status.INTERRUPTED):
             status = Status.INTERRUPTED  # a proof (optimal, infeasible) stands; an unfinished search is marked
             message = "; ".join(filter(None, [f"interrupted by {interrupt.name()}", message]))
         bound = out.bound

@@ -95,7 +95,11 @@ def main() -> None:
         code = 1
     if interrupt.requested() is not None:
         print(f"mapopt: interrupted ({interrupt.name()})", file=sys.stderr)
-        code = interrupt.exit_code()
+        # Everything is printed and every temporary file removed (the with blocks ran): leave
+        # now, without tearing down large solver models object by object.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(interrupt.exit_code())
     sys.exit(code if isinstance(code, int) else 0)
 
 

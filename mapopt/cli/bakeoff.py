@@ -21,6 +21,8 @@ from mapopt.cli.common import (
     MeshOpt,
     ObjectiveOpt,
     PerTileOpt,
+    QuietOpt,
+    TimeLimitOpt,
     Traffic,
     TrafficOpt,
     emit_json,
@@ -28,7 +30,6 @@ from mapopt.cli.common import (
     print_table,
 )
 from mapopt.errors import InputError
-from mapopt.problem import DEFAULT_OBJECTIVE
 
 if TYPE_CHECKING:
     from mapopt.io.outdir import OutputDir
@@ -38,60 +39,87 @@ Repeatable = list[str] | None
 
 def bakeoff(
     study_file: Annotated[
-        Path | None, typer.Argument(help="A TOML study file (instead of --solvers/--instances).", show_default=False)
+        Path | None,
+        typer.Argument(
+            metavar="STUDY", help="A TOML study file (instead of --solvers/--instances).", show_default=False
+        ),
     ] = None,
     solvers: Annotated[
         Repeatable,
         typer.Option(
             "--solvers",
+            metavar="SOLVERS",
             help="Solvers or variants, comma-separated or repeated: all, heuristics, exact, pso, "
             "pso:particles=32, anneal@tuned, pso:params=FILE.",
         ),
     ] = None,
     instances: Annotated[
         Repeatable,
-        typer.Option("--instances", help="Tiers (tiny, small, ...), catalog names, generator specs or files."),
+        typer.Option(
+            "--instances", metavar="NETS", help="Tiers (tiny, small, ...), catalog names, generator specs or files."
+        ),
     ] = None,
-    hw: Annotated[Repeatable, typer.Option("--hw", help="Hardware preset(s) (default dynapse-paper).")] = None,
+    hw: Annotated[
+        Repeatable, typer.Option("--hw", metavar="PRESET", help="Hardware preset(s) (default dynapse-paper).")
+    ] = None,
     crossbar: CrossbarOpt = None,
     fanin: FaninOpt = None,
     crossbars_per_tile: PerTileOpt = None,
     mesh: MeshOpt = None,
     decompose: Annotated[
-        Repeatable, typer.Option("--decompose", help="Decomposition(s), repeatable (default auto).")
+        Repeatable, typer.Option("--decompose", metavar="STRATEGY", help="Decomposition(s), repeatable (default auto).")
     ] = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds 0..N-1 per run.", min=1)] = 1,
-    time_limit: Annotated[
-        float | None, typer.Option("--time-limit", help="Seconds per run (default: work budgets only).", min=0.0)
-    ] = None,
-    objective: ObjectiveOpt = DEFAULT_OBJECTIVE,
+    seeds: Annotated[int, typer.Option("--seeds", metavar="N", help="Seeds 0..N-1 per run.", min=1, max=10_000)] = 1,
+    time_limit: TimeLimitOpt = None,
+    objective: ObjectiveOpt = "crossbars-hops",
     traffic: TrafficOpt = Traffic.upper,
     variant: Annotated[
-        Repeatable, typer.Option("--variant", help="Named variant NAME@VARIANT=PARAMS_FILE, repeatable.")
+        Repeatable,
+        typer.Option("--variant", metavar="SPEC", help="Named variant NAME@VARIANT=PARAMS_FILE, repeatable."),
     ] = None,
     params: Annotated[
         list[Path] | None,
-        typer.Option("--params", help="Params file(s) (mapopt tune's best-params.toml) for the solvers they name."),
+        typer.Option(
+            "--params",
+            metavar="FILE",
+            help="Params file(s) (mapopt tune's best-params.toml) for the solvers they name.",
+        ),
     ] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Study name (default: the store's file name).")] = None,
-    store: Annotated[Path | None, typer.Option("--store", help="Results store (SQLite file).")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", metavar="NAME", help="Study name (default: the store's file name).")
+    ] = None,
+    store: Annotated[Path | None, typer.Option("--store", metavar="FILE", help="Results store (SQLite file).")] = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", help="Local run processes at a time (default 1).", min=1)
+        int | None,
+        typer.Option("--jobs", metavar="N", help="Local run processes at a time (default 1).", min=1, max=256),
     ] = None,
     scheduler: Annotated[
-        str | None, typer.Option("--scheduler", help="Dask scheduler address tcp://HOST:PORT instead of local jobs.")
+        str | None,
+        typer.Option(
+            "--scheduler", metavar="ADDRESS", help="Dask scheduler address tcp://HOST:PORT instead of local jobs."
+        ),
     ] = None,
     memory_limit: Annotated[
-        int | None, typer.Option("--memory-limit", help="MB of resident memory per run (default 4096).", min=1)
+        int | None,
+        typer.Option(
+            "--memory-limit", metavar="MB", help="MB of resident memory per run (default 4096).", min=1,
+            max=1 << 24,
+        ),
     ] = None,
     grace: Annotated[
-        float | None, typer.Option("--grace", help="Seconds past the time limit before a run is killed (default 10).")
+        float | None,
+        typer.Option(
+            "--grace", metavar="SECONDS", min=0.0, max=3600.0,
+            help="Seconds past the time limit before a run is killed (default 10).",
+        ),
     ] = None,
-    export: Annotated[Path | None, typer.Option("--export", help="Write the store as results.csv or .parquet.")] = None,
+    export: Annotated[
+        Path | None, typer.Option("--export", metavar="FILE", help="Write the store as results.csv or .parquet.")
+    ] = None,
     out: Annotated[
         str | None, typer.Option("--out", help="Write the report (Markdown, HTML, figures) here.", metavar="DIR")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    quiet: QuietOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Run every solver on every instance (x hardware x decomposition x seed) and store one row per run.
@@ -253,4 +281,4 @@ def _run(study: object, *, quiet: bool, json_out: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("bakeoff")(bakeoff)
+    app.command("bakeoff", short_help="Run a solver bake-off study into a resumable store.")(bakeoff)

@@ -137,9 +137,7 @@ CompressOpt = Annotated[
 ]
 SeedOpt = Annotated[
     int,
-    typer.Option(
-        "--seed", metavar="SEED", min=0, max=SEED_MAX, help=f"Seed for generators and solvers (0..{SEED_MAX})."
-    ),
+    typer.Option("--seed", metavar="SEED", min=0, max=SEED_MAX, help="Seed for generators and solvers."),
 ]
 OutOpt = Annotated[
     str | None, typer.Option("--out", metavar="DIR", help="Folder for the mapping file(s) and report (written whole).")

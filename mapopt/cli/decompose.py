@@ -115,4 +115,4 @@ def decompose_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("decompose")(decompose_cmd)
+    app.command("decompose", short_help="Unroll a net into neural units (N') and write it.")(decompose_cmd)

@@ -66,4 +66,6 @@ def check_equivalence_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("check-equivalence")(check_equivalence_cmd)
+    app.command("check-equivalence", short_help="Check that N and N' spike identically.")(
+        check_equivalence_cmd
+    )

@@ -26,7 +26,9 @@ from mapopt.errors import InputError
 
 StepsOpt = Annotated[
     int | None,
-    typer.Option("--steps", metavar="T", min=1, help="Steps of the input spike trains (default: the net's window)."),
+    typer.Option(
+        "--steps", metavar="T", min=1, max=100_000, help="Steps of the input spike trains (default: the net's window)."
+    ),
 ]
 InputRateOpt = Annotated[
     float,
@@ -132,4 +134,4 @@ def _spinemap(source: str, out: str, *, spikes: str | None, merge_duplicates: bo
 
 
 def register(app: typer.Typer) -> None:
-    app.command("export")(export)
+    app.command("export", short_help="Export a mapping for another tool (SANA-FE).")(export)

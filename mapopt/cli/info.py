@@ -26,4 +26,4 @@ def info(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("info")(info)
+    app.command("info", short_help="Size, fan-in and spike provenance of a net.")(info)

@@ -101,4 +101,4 @@ def list_(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("list")(list_)
+    app.command("list", short_help="List presets, nets, solvers, strategies, generators.")(list_)

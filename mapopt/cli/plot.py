@@ -39,4 +39,4 @@ def plot(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("plot")(plot)
+    app.command("plot", short_help="Draw a mapping: floorplan and utilization plots.")(plot)

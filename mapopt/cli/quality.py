@@ -108,4 +108,4 @@ def quality(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("quality")(quality)
+    app.command("quality", short_help="Test accuracy of trained nets, decomposed or pruned.")(quality)

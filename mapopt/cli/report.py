@@ -39,4 +39,4 @@ def report(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("report")(report)
+    app.command("report", short_help="Write the report of a bake-off store (Markdown, HTML).")(report)

@@ -74,4 +74,4 @@ def reproduce(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("reproduce")(reproduce)
+    app.command("reproduce", short_help="Run the paper's experiment: pruning vs unrolling.")(reproduce)

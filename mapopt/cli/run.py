@@ -152,4 +152,4 @@ def run(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run")(run)
+    app.command("run", short_help="Map a net with several strategies and compare them.")(run)

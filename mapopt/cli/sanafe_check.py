@@ -173,7 +173,7 @@ def sanafe_check(
         else:
             if net is None:
                 raise InputError("give --net with --solvers (or --mappings FILES)", source="--net")
-            hardware = load_hardware(hw or DEFAULT_HW, crossbar, fanin, crossbars_per_tile, mesh)
+            hardware = load_hardware(DEFAULT_HW if hw is None else hw, crossbar, fanin, crossbars_per_tile, mesh)
             check_hardware(hardware)
             labels = _split(solvers or DEFAULT_SOLVERS)
             if not labels:
@@ -282,4 +282,4 @@ def _fit_lines(fit: dict[str, Any]) -> list[str]:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("sanafe-check")(sanafe_check)
+    app.command("sanafe-check", short_help="SANA-FE energy and latency next to mapopt's.")(sanafe_check)

@@ -124,4 +124,4 @@ def simulate_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("simulate")(simulate_cmd)
+    app.command("simulate", short_help="Simulate a net or its decomposition: spike counts.")(simulate_cmd)

@@ -167,4 +167,4 @@ def solve(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("solve")(solve)
+    app.command("solve", short_help="Solve one mapping (exactly): status, bound, gap.")(solve)

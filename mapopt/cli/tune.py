@@ -15,10 +15,14 @@ import typer
 from mapopt.cli.common import (
     CrossbarOpt,
     FaninOpt,
+    HwOpt,
     JsonOpt,
     MeshOpt,
     ObjectiveOpt,
     PerTileOpt,
+    QuietOpt,
+    SeedOpt,
+    TimeLimitOpt,
     Traffic,
     TrafficOpt,
     emit_json,
@@ -26,7 +30,6 @@ from mapopt.cli.common import (
     print_table,
 )
 from mapopt.errors import InputError
-from mapopt.problem import DEFAULT_OBJECTIVE
 
 if TYPE_CHECKING:
     from mapopt.io.outdir import OutputDir
@@ -42,42 +45,74 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def tune(
-    solver: Annotated[str, typer.Option("--solver", help="The solver to tune (mapopt list solvers --params).")],
-    instances: Annotated[
-        list[str], typer.Option("--instances", help="Training instances: tiers, names, specs, files.")
+    solver: Annotated[
+        str, typer.Option("--solver", metavar="NAME", help="The solver to tune (mapopt list solvers --params).")
     ],
-    storage: Annotated[str, typer.Option("--storage", help="Optuna storage URL, e.g. sqlite:///tune.db.")],
-    trials: Annotated[int, typer.Option("--trials", help="Finished trials the study ends with (in all).", min=1)],
+    instances: Annotated[
+        list[str],
+        typer.Option("--instances", metavar="NETS", help="Training instances: tiers, names, specs, files."),
+    ],
+    storage: Annotated[
+        str, typer.Option("--storage", metavar="URL", help="Optuna storage URL, e.g. sqlite:///tune.db.")
+    ],
+    trials: Annotated[
+        int,
+        typer.Option(
+            "--trials", metavar="N", help="Finished trials the study ends with (in all).", min=1, max=1_000_000
+        ),
+    ],
     holdout: Annotated[
-        list[str] | None, typer.Option("--holdout", help="Held-out instances for the final default-vs-tuned report.")
+        list[str] | None,
+        typer.Option(
+            "--holdout", metavar="NETS", help="Held-out instances for the final default-vs-tuned report."
+        ),
     ] = None,
-    hw: Annotated[str, typer.Option("--hw", help="Hardware preset.")] = "dynapse-paper",
+    hw: HwOpt = "dynapse-paper",
     crossbar: CrossbarOpt = None,
     fanin: FaninOpt = None,
     crossbars_per_tile: PerTileOpt = None,
     mesh: MeshOpt = None,
-    decompose: Annotated[str, typer.Option("--decompose", help="Decomposition of every instance.")] = "auto",
-    time_limit: Annotated[
-        float | None, typer.Option("--time-limit", help="Seconds per run (default: work budgets only).", min=0.0)
-    ] = None,
-    objective: ObjectiveOpt = DEFAULT_OBJECTIVE,
+    decompose: Annotated[
+        str, typer.Option("--decompose", metavar="STRATEGY", help="Decomposition of every instance.")
+    ] = "auto",
+    time_limit: TimeLimitOpt = None,
+    objective: ObjectiveOpt = "crossbars-hops",
     traffic: TrafficOpt = Traffic.upper,
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds 0..K-1 per instance in every trial.", min=1)] = 3,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the sampler.")] = 0,
-    study: Annotated[str | None, typer.Option("--study", help="Study name (default: SOLVER-tune).")] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Tuning processes started by this command.", min=1)] = 1,
-    jobs: Annotated[int, typer.Option("--jobs", help="Runs at a time within each worker.", min=1)] = 1,
+    seeds: Annotated[
+        int,
+        typer.Option("--seeds", metavar="K", help="Seeds 0..K-1 per instance in every trial.", min=1, max=10_000),
+    ] = 3,
+    seed: SeedOpt = 0,
+    study: Annotated[
+        str | None, typer.Option("--study", metavar="NAME", help="Study name (default: SOLVER-tune).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", metavar="N", help="Tuning processes started by this command.", min=1, max=256)
+    ] = 1,
+    jobs: Annotated[
+        int, typer.Option("--jobs", metavar="N", help="Runs at a time within each worker.", min=1, max=256)
+    ] = 1,
     params: Annotated[
-        Path | None, typer.Option("--params", help="Start from these parameters (a params file); tune the rest.")
+        Path | None,
+        typer.Option(
+            "--params", metavar="FILE", help="Start from these parameters (a params file); tune the rest."
+        ),
     ] = None,
     store: Annotated[
-        Path | None, typer.Option("--store", help="Bake-off store for the runs (default: next to an SQLite storage).")
+        Path | None,
+        typer.Option(
+            "--store", metavar="FILE", help="Bake-off store for the runs (default: next to an SQLite storage)."
+        ),
     ] = None,
-    memory_limit: Annotated[int, typer.Option("--memory-limit", help="MB of resident memory per run.", min=1)] = 4096,
+    memory_limit: Annotated[
+        int,
+        typer.Option("--memory-limit", metavar="MB", help="MB of resident memory per run.", min=1, max=1 << 24),
+    ] = 4096,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Folder for best-params.toml, plots, held-out report.")
+        Path | None,
+        typer.Option("--out", metavar="DIR", help="Folder for best-params.toml, plots, held-out report."),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-trial lines on stderr.")] = False,
+    quiet: QuietOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Tune SOLVER on the training instances; report default vs tuned on the held-out ones."""
@@ -240,4 +275,4 @@ def _tune(setup: object, *, workers: int, target: OutputDir | None, quiet: bool,
 
 
 def register(app: typer.Typer) -> None:
-    app.command("tune")(tune)
+    app.command("tune", short_help="Tune a solver's hyperparameters with Optuna.")(tune)

@@ -52,4 +52,4 @@ def validate(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("validate")(validate)
+    app.command("validate", short_help="Re-check a mapping file: constraints and metrics.")(validate)

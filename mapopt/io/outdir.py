@@ -184,6 +184,9 @@ class OutputDir:
     # ------------------------------------------------------------------ checks
     def _check(self) -> None:
         path, option = self.path, self.option
+        cwd = Path.cwd().resolve()
+        if path.exists() and not path.is_symlink() and (cwd == path.resolve() or path.resolve() in cwd.parents):
+            raise InputError(f"{path} is the current folder or holds it; give a new folder", source=option)
         resolved = path.absolute()
         if not path.name or resolved == resolved.parent:
             raise InputError(f"{path}: give a folder name for the output", source=option)
@@ -191,9 +194,6 @@ class OutputDir:
             raise InputError(f"{path} is a symbolic link; give the folder itself", source=option)
         if path.exists() and not path.is_dir():
             raise InputError(f"{path} is an existing file, not a folder", source=option)
-        cwd = Path.cwd().resolve()
-        if path.exists() and (cwd == path.resolve() or path.resolve() in cwd.parents):
-            raise InputError(f"{path} is the current folder or holds it; give a new folder", source=option)
         self.parent = _check_parent(path, option)
         if path.is_dir():
             try:

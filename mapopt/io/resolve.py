@@ -49,7 +49,7 @@ def resolve_net(
     if gen is not None:
         try:
             if gen.size is not None:
-                check_fits(f"{spec}", gen.size(args))
+                check_fits("this net", gen.size(args))
             return gen.build(args, seed)
         except InputError as err:
             raise err.with_source(f"--net {spec}") from None

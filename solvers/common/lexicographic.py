@@ -108,6 +108,7 @@ def warm_start(problem: MappingProblem, ctx: SolveContext) -> np.ndarray | None:
             key = problem.key(result.metrics)
             if best is None or key < best[0]:
                 best = (key, result.mapping.unit_crossbar)
+                ctx.keep(result.mapping)  # the incumbent if the exact search is interrupted
     return None if best is None else best[1]
 
 
@@ -204,6 +205,7 @@ def solve_lexicographic(
     ctx.record(float(c_star), float(bound1))
     hw2 = problem.hardware_for(c_star)
     grid = SlotGrid.for_hardware(hw2)
+    ctx.keep(Mapping(data.unit_crossbar(slots), grid.tile, hw2.mesh))
     info["model"] = {"crossbars": c_star}
     if bound1 < c_star:
         mapping = Mapping(data.unit_crossbar(slots), grid.tile, hw2.mesh)
