@@ -82,6 +82,24 @@ def test_placement_after_the_deadline_is_still_valid() -> None:
     assert assess(problem.decomposition, problem.hardware, place_traffic(problem, unit_crossbar, ctx)).valid
 
 
+
+def test_crossbars_that_all_want_one_tile_are_placed_in_few_scoring_passes(monkeypatch) -> None:
+    """Every crossbar reads only the I/O tile (a one-layer convolution): the waves spread them, not one per try."""
+    from solvers.common import traffic
+
+    n = 5000
+    graph = TrafficGraph(n, np.full(n, n), np.arange(n), np.ones(n))
+    hw = load_preset("dynapse-paper").with_mesh_for(n)
+    assert hw.n_tiles > traffic.FULL_SCAN_TILES
+    calls = []
+    real = traffic._best_free_tile_near
+    monkeypatch.setattr(traffic, "_best_free_tile_near", lambda *a: calls.append(1) or real(*a))
+    tiles = traffic.place_waves(graph, hw)
+    assert len(calls) <= traffic.WAVES * traffic.RETRIES
+    assert np.bincount(tiles, minlength=hw.n_tiles).max() <= hw.crossbars_per_tile
+    nearest = np.sort(hw.hops(hw.crossbar_slots(), np.full(hw.n_tiles, hw.io_tile_id)))[:n]
+    assert graph.hop_spikes(hw, tiles) <= 1.05 * nearest.sum()  # close to the optimum (the n nearest slots)
+
 # ---------------------------------------------------------------------- merging
 @pytest.mark.parametrize("spec", ["lenet5", "powerlaw-20k", "er:n=200,m=900", "mlp:24-16-4"])
 def test_merging_is_valid_and_never_adds_crossbars(spec: str) -> None:

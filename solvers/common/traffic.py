@@ -8,24 +8,20 @@ placement is then ``sum w * hops`` over its edges, computed with numpy in
 :meth:`TrafficGraph.hop_spikes` (used by ``pso``, ``anneal`` and ``auto`` to compare
 placements; the reported number is always the validator's).
 
-:func:`place_traffic` places crossbars by **recursive bisection with terminal
-propagation**, the min-cut placement of Dunlop and Kernighan (IEEE TCAD 1985) as used in
-VLSI placers such as Capo (Caldwell, Kahng and Markov, DAC 2000) and, for SNN mapping,
-close to the partition-then-place flow of SNEAP (Li et al. 2020). The mesh is halved
-along its longer side, again and again, until every region is one tile; at each level
-*every* region is split at once, with numpy: a crossbar's preference for one half over the
-other is the traffic-weighted change of its hop distance to its neighbours' current
-estimated positions (the centre of the half, or the region, they are in; the I/O tile for
-inputs), so traffic to crossbars already sent elsewhere, and to the I/O tile, pulls it the
-right way (terminal propagation). Each region keeps the crossbars it prefers most for the
-half, within both halves' capacities (K crossbars per tile), and the split is refined by a
-few sweeps of that rule (balanced label propagation; Ugander and Backstrom, WSDM 2013),
-where a crossbar changes side only when its preference beats a hysteresis margin. A level
-costs O(edges + crossbars log crossbars) array work and there are about log2(tiles)
-levels, so the whole placement is O(E log n) with no Python loop over crossbars.
+:func:`place_traffic` places crossbars by **traffic-greedy placement in waves**
+(:func:`place_waves`), the constructive step of the min-cost placers of VLSI (e.g. the
+cluster-growth placement of Hanan and Kurtzberg, 1972) batched so that no Python loop runs
+over crossbars: each of :data:`WAVES` waves takes the unplaced crossbars with the most
+traffic to placed ones and sends each to the free slot that minimises its traffic-weighted
+hop distance to its placed neighbours (all free tiles on small meshes, the free tiles
+nearest to its neighbours' weighted median and to its heaviest neighbours on large ones,
+found by one taxicab distance transform of the free-slot map). Crossbars that claim the
+same full tile are served by attraction; the others are scored again against the slots
+left, then take the free slots nearest to their tile (a k-d tree query per wanted tile).
+A wave costs O(its crossbars' edges + tiles), so the construction is O(E + WAVES x tiles).
 :func:`refine_swaps` then improves the placement by rounds of independent pairwise moves
 toward each crossbar's weighted-median position (global swap, as in the detailed placement
-of FastPlace-DP, Pan, Viswanathan and Chu, ISPD 2005), each exactly scored.
+of FastPlace-DP, Pan, Viswanathan and Chu, ISPD 2005), each exactly scored, O(E) a round.
 """
 
 from __future__ import annotations
@@ -35,6 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 from scipy.ndimage import distance_transform_cdt
+from scipy.spatial import cKDTree
 
 from mapopt.decompose.base import Decomposition
 from mapopt.evaluation import EnergyModel, deliveries, synaptic_event_count
@@ -48,6 +45,8 @@ from mapopt.solver import SolveContext
 WAVES = 256
 #: ...and gives the ones that lost their tile to another this many tries in all.
 RETRIES = 4
+#: From this try on, the crossbars that lost their tile take the free slots nearest to it.
+SPREAD_FROM = 2
 #: On meshes of up to this many tiles a crossbar's slot is the best of all free tiles.
 FULL_SCAN_TILES = 1024
 #: At most this many heaviest placed neighbours steer the choice of a slot...
@@ -186,24 +185,80 @@ def place_waves(graph: TrafficGraph, hw: Hardware, *, waves: int = WAVES, expire
             keep = score >= np.partition(score, waiting.size - batch)[waiting.size - batch]
             waiting, att = waiting[keep], att[keep]
         take = waiting[np.lexsort((waiting, np.where(att > 0, 0.0, -total[waiting]), -att))[:batch]]
-        for _ in range(RETRIES):  # crossbars that lost their tile retry in the same wave, against the slots left
+        for attempt in range(RETRIES):  # crossbars that lost their tile retry in the same wave, against the slots left
             member, nx, ny, nw = _placed_neighbours(take, placed, node_tile, indptr, nbr, wts, hw)
             if hw.n_tiles <= FULL_SCAN_TILES:
                 best = _best_free_tile_scan(take.size, member, nx, ny, nw, free, tile_x, tile_y, width, height)
             else:
                 best = _best_free_tile_near(take.size, member, nx, ny, nw, free, hw)
-            # capacity: claimants of one tile are served by attraction, the rest wait
-            order = np.lexsort((take, -attraction[take], best))
-            first = np.searchsorted(best[order], best[order])
-            served = order[(np.arange(order.size) - first) < free[best[order]]]
-            node_tile[take[served]] = best[served]
-            placed[take[served]] = True
-            np.subtract.at(free, best[served], 1)
-            _attract(attraction, take[served], indptr, nbr, wts)
+            lost = _serve(take, best, free, attraction, node_tile, placed, indptr, nbr, wts)
+            if lost.size and attempt >= SPREAD_FROM:  # the losers take their tile's nearest free slots, by attraction
+                lost = lost[np.lexsort((take[lost], -attraction[take[lost]]))]
+                near = _nearest_slots(best[lost], free, hw)
+                has = near >= 0
+                _serve(take[lost[has]], near[has], free, attraction, node_tile, placed, indptr, nbr, wts)
             take = take[~placed[take]]
             if take.size == 0:
                 break
     return node_tile[:n]
+
+
+def _serve(
+    take: np.ndarray, tile: np.ndarray, free: np.ndarray, attraction: np.ndarray, node_tile: np.ndarray,
+    placed: np.ndarray, indptr: np.ndarray, nbr: np.ndarray, wts: np.ndarray,
+) -> np.ndarray:
+    """Place ``take[i]`` on ``tile[i]`` where capacity allows (claimants of a tile served by attraction).
+
+    Returns the positions (into ``take``) of the claimants left without a slot.
+    """
+    order = np.lexsort((take, -attraction[take], tile))
+    first = np.searchsorted(tile[order], tile[order])
+    won = (np.arange(order.size) - first) < free[tile[order]]
+    served, lost = order[won], order[~won]
+    node_tile[take[served]] = tile[served]
+    placed[take[served]] = True
+    np.subtract.at(free, tile[served], 1)
+    _attract(attraction, take[served], indptr, nbr, wts)
+    return lost
+
+
+def _nearest_slots(target: np.ndarray, free: np.ndarray, hw: Hardware) -> np.ndarray:
+    """Distinct free slots near each ``target`` tile, for claimants listed in priority order; -1: none left.
+
+    The claimants of one target take its nearest free slots in their order (a k-d tree over
+    the tiles with a free slot, taxicab metric, one query per target for as many tiles as it
+    has claimants), so a wave whose crossbars all want one tile (every crossbar of a
+    one-layer convolution reads the I/O tile only) is placed at once instead of one tile per
+    try. Claimants of different targets can still meet on a slot: the caller serves them
+    again by capacity.
+    """
+    out = np.full(target.size, -1, dtype=np.int64)
+    open_tiles = np.flatnonzero(free > 0)
+    if open_tiles.size == 0 or target.size == 0:
+        return out
+    ox, oy = hw.tile_xy(open_tiles)
+    tree = cKDTree(np.column_stack((ox, oy)))
+    groups, inverse = np.unique(target, return_inverse=True)
+    by_group = np.argsort(inverse, kind="stable")  # priority order within each target
+    start = np.searchsorted(inverse[by_group], np.arange(groups.size))
+    position = np.empty(target.size, dtype=np.int64)
+    position[by_group] = np.arange(target.size) - start[inverse[by_group]]
+    size = np.bincount(inverse, minlength=groups.size)
+    k_of = np.minimum(1 << np.ceil(np.log2(size)).astype(np.int64), open_tiles.size)
+    gx, gy = hw.tile_xy(groups)
+    row = np.empty(groups.size, dtype=np.int64)
+    for k in np.unique(k_of):  # groups bucketed by the power of two above their size: few queries
+        sel = np.flatnonzero(k_of == k)
+        row[sel] = np.arange(sel.size)
+        _, idx = tree.query(np.column_stack((gx[sel], gy[sel])), k=int(k), p=1)
+        idx = np.asarray(idx).reshape(sel.size, int(k))
+        slots = np.cumsum(free[open_tiles[idx]], axis=1)  # slots held by each target's k nearest tiles
+        claim = np.flatnonzero(k_of[inverse] == k)
+        r, p = row[inverse[claim]], position[claim]
+        j = (slots[r] <= p[:, None]).sum(axis=1)  # the tile holding the p-th nearest slot
+        ok = j < k
+        out[claim[ok]] = open_tiles[idx[r[ok], j[ok]]]
+    return out
 
 
 def _attract(attraction: np.ndarray, nodes: np.ndarray, indptr: np.ndarray, nbr: np.ndarray, wts: np.ndarray) -> None:
