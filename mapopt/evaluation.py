@@ -363,6 +363,32 @@ def lower_bounds(dec: Decomposition, hw: Hardware) -> dict[str, int]:
     return out
 
 
+def energy_lower_bound(dec: Decomposition, hw: Hardware, crossbars: int) -> float:
+    """A lower bound on energy_total_j of any mapping of N' that uses at least ``crossbars`` crossbars.
+
+    Synaptic events are fixed by N'; a source read by r units is delivered to at least
+    ceil(r / C) crossbars (one per crossbar hosting a reader, at most C readers each), so
+    deliveries >= sum_x s(x) ceil(r(x) / C); hop_spikes >= 0; the static energy grows with
+    the crossbars. Every term of :class:`EnergyModel` is non-negative, so the sum bounds it.
+    """
+    net = dec.network
+    readers = np.bincount(net.pre, minlength=net.n_neurons)
+    deliveries = float((net.spikes * -(-readers // hw.columns)).sum())
+    events = float(net.spikes[net.pre].sum())
+    return EnergyModel.of(hw, net.timesteps).total(crossbars, events, deliveries, 0.0)
+
+
+def objective_bound(metrics: dict[str, float | int | str], key: str) -> float | None:
+    """The validator's lower bound on metric ``key`` for the N' that ``metrics`` describe (None if it has none).
+
+    The solver template combines it with a solver's own bound, so that a heuristic whose
+    result meets a valid bound reports a zero gap (docs/model.md, section 6).
+    """
+    name = {"crossbars": "lower_bound_crossbars", "energy_total_j": "lower_bound_energy_total_j"}.get(key)
+    value = metrics.get(name) if name else None
+    return None if value is None else float(value)
+
+
 @dataclass(frozen=True)
 class EnergyModel:
     """energy_total_j (docs/model.md section 5) as a linear function of four counts.
@@ -457,6 +483,7 @@ def metrics(dec: Decomposition, hw: Hardware, mapping: Mapping) -> dict[str, flo
         "lost_synapses": int(dec.lost_synapses.size),
     }
     result.update(lower_bounds(dec, hw))
+    result["lower_bound_energy_total_j"] = energy_lower_bound(dec, hw, int(result["lower_bound_crossbars"]))
     return result
 
 
