@@ -8,7 +8,9 @@ smallest raw input, position, neuron) (``Network.layer`` and the decomposition's
 ``origin``/``position``) therefore puts units with shared inputs next to each other, and
 one next-fit pass (:func:`solvers.common.packing.pack_sequential`, one numpy step per crossbar)
 packs them; under-filled crossbars are merged where they fit; placement is traffic-greedy.
-Nets without layer information are treated as one layer. ``auto`` always tries this method,
+Nets without layer information are treated as one layer. When the decomposition brings its
+own packing (``Decomposition.layout``: ``auto`` packs its candidates to choose between them),
+that packing is kept instead if it needs fewer crossbars. ``auto`` always tries this method,
 and on very large nets it is the only one it runs.
 """
 
@@ -17,9 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 from mapopt.decompose.base import Decomposition
+from mapopt.hardware import Hardware
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
 from mapopt.space import Categorical, SearchSpace
+from solvers.common.arrays import unique_sorted
 from solvers.common.packing import merge_crossbars, pack_sequential, raw_signature
 from solvers.common.placement import place_in_order
 from solvers.common.traffic import place_traffic
@@ -30,6 +34,30 @@ def layer_order(dec: Decomposition) -> np.ndarray:
     units = np.flatnonzero(dec.compute)
     sig = raw_signature(dec)[units]
     return units[np.lexsort((dec.origin[units], dec.position[units], sig, dec.network.layer[units]))]
+
+
+def proposed_layout(dec: Decomposition, hw: Hardware) -> np.ndarray | None:
+    """The decomposition's own packing (``Decomposition.layout``, e.g. from ``auto``) when it is valid, merged.
+
+    A proposal is checked here against ``columns`` and ``rows`` like any packing (an invalid
+    one is ignored) and renumbered 0..c-1; the solver template re-validates the result.
+    """
+    layout = dec.layout
+    if layout is None or layout.shape != dec.compute.shape:
+        return None
+    compute = dec.compute
+    if (layout[compute] < 0).any() or (layout[~compute] != -1).any():
+        return None
+    unit_crossbar = np.full_like(layout, -1)
+    unit_crossbar[compute] = np.unique(layout[compute], return_inverse=True)[1]
+    n_cb = int(unit_crossbar.max()) + 1 if compute.any() else 0
+    if (np.bincount(unit_crossbar[compute], minlength=n_cb) > hw.columns).any():
+        return None
+    net = dec.network
+    key = unique_sorted(net.pre * max(n_cb, 1) + unit_crossbar[net.post])
+    if (np.bincount(key % max(n_cb, 1), minlength=n_cb) > hw.rows).any():
+        return None
+    return merge_crossbars(dec, hw, unit_crossbar)
 
 
 class Layered(Solver):
@@ -51,6 +79,9 @@ class Layered(Solver):
         if unit_crossbar is None:
             return Outcome(None, message="time limit reached while packing")
         unit_crossbar = merge_crossbars(dec, problem.hardware, unit_crossbar)
+        proposed = proposed_layout(dec, problem.hardware)
+        if proposed is not None and proposed.max() < unit_crossbar.max():
+            unit_crossbar = proposed
         ctx.record(float(unit_crossbar.max() + 1))
         if self.placement == "order":
             return Outcome(place_in_order(problem, unit_crossbar))
