@@ -19,11 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from mapopt.decompose.base import Decomposition
-from mapopt.hardware import Hardware
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
 from mapopt.space import Categorical, SearchSpace
-from solvers.common.arrays import unique_sorted
+from solvers.common.layout import proposed_layout
 from solvers.common.packing import merge_crossbars, pack_sequential, raw_signature
 from solvers.common.placement import place_in_order
 from solvers.common.traffic import place_traffic
@@ -34,30 +33,6 @@ def layer_order(dec: Decomposition) -> np.ndarray:
     units = np.flatnonzero(dec.compute)
     sig = raw_signature(dec)[units]
     return units[np.lexsort((dec.origin[units], dec.position[units], sig, dec.network.layer[units]))]
-
-
-def proposed_layout(dec: Decomposition, hw: Hardware) -> np.ndarray | None:
-    """The decomposition's own packing (``Decomposition.layout``, e.g. from ``auto``) when it is valid, merged.
-
-    A proposal is checked here against ``columns`` and ``rows`` like any packing (an invalid
-    one is ignored) and renumbered 0..c-1; the solver template re-validates the result.
-    """
-    layout = dec.layout
-    if layout is None or layout.shape != dec.compute.shape:
-        return None
-    compute = dec.compute
-    if (layout[compute] < 0).any() or (layout[~compute] != -1).any():
-        return None
-    unit_crossbar = np.full_like(layout, -1)
-    unit_crossbar[compute] = np.unique(layout[compute], return_inverse=True)[1]
-    n_cb = int(unit_crossbar.max()) + 1 if compute.any() else 0
-    if (np.bincount(unit_crossbar[compute], minlength=n_cb) > hw.columns).any():
-        return None
-    net = dec.network
-    key = unique_sorted(net.pre * max(n_cb, 1) + unit_crossbar[net.post])
-    if (np.bincount(key % max(n_cb, 1), minlength=n_cb) > hw.rows).any():
-        return None
-    return merge_crossbars(dec, hw, unit_crossbar)
 
 
 class Layered(Solver):

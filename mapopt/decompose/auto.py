@@ -377,6 +377,42 @@ def choose(
     return min(results, key=lambda r: r[1].rank())
 
 
+def class_grid(
+    net: Network, members: np.ndarray, hw: Hardware, limit: int, keysets: SourceKeys, pos: np.ndarray
+) -> list[tuple[Choice, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Every distinct grouping of one class over the whole candidate grid (no staging, no scoring).
+
+    Returns ``(choice, edges, edge_leaf, leaves, chained)`` per distinct grouping: ``edges``
+    are the class's synapses in N, ``edge_leaf`` their groups, ``leaves`` and ``chained``
+    per class member (in ``members`` order). Two choices that group every member alike are
+    one entry. The space of the exact structured solver (``cpsat-structured``).
+    """
+    F = hw.fanin
+    sub, ids, edges = _subnet(net, members)
+    compute = ~sub.is_input
+    width = grid_width(sub.post, pos[ids][sub.pre])
+    widest = int(sub.fanin[compute].max(initial=0))
+    choices = [Choice("id", "chunk", F, F, False)]
+    if limit >= 2 and widest >= 2:
+        for key in _distinct_keys(keysets, ids, np.unique(sub.pre), width > 1):
+            for grouping in GROUPINGS:
+                for size in _sizes(F, widest):
+                    for threshold in _thresholds(size, F, widest):
+                        choices += [Choice(key, grouping, size, threshold, chain) for chain in (False, True)]
+    out, seen = [], set()
+    for choice in choices:
+        edge_leaf, leaves, chained = _grouping(sub, keysets[choice.key][ids], choice, F)
+        chained &= _depths(leaves, chained, F) <= limit
+        if _depths(leaves, chained, F)[compute].max(initial=1) > limit:
+            continue
+        mine = np.flatnonzero(compute)
+        signature = (edge_leaf.tobytes(), leaves[mine].tobytes(), chained[mine].tobytes())
+        if signature not in seen:
+            seen.add(signature)
+            out.append((choice, edges, edge_leaf, leaves[mine], chained[mine]))
+    return out
+
+
 def auto(net: Network, hw: Hardware, *, max_depth: int | None = None) -> Decomposition:
     """The per-class best unrolling of ``net`` for ``hw``, with its packing as ``layout`` (module docstring)."""
     if max_depth is not None:

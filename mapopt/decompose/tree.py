@@ -203,3 +203,23 @@ def grouped_units(
         strategy=strategy,
         arity=label_arity,
     )
+
+
+def grouping_of(dec: Decomposition) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(edge_leaf, leaves, chained)`` that rebuild a lossless tree or chain N' with :func:`grouped_units`.
+
+    Every original synapse is realised by one raw synapse of N' (``edge_origin``); its
+    unit's ``position`` is its group. A neuron whose every unit takes raw inputs and that
+    has more than one unit is a chain; otherwise its groups are the leaves of a tree.
+    """
+    net, prime = dec.original, dec.network
+    raw = np.flatnonzero(dec.edge_origin >= 0)
+    edge_leaf = np.zeros(net.n_synapses, dtype=np.int64)
+    edge_leaf[dec.edge_origin[raw]] = dec.position[prime.post[raw]]
+    units = np.bincount(dec.origin[dec.compute], minlength=net.n_neurons)
+    with_raw = np.zeros(prime.n_neurons, dtype=bool)
+    with_raw[prime.post[raw]] = True
+    raw_units = np.bincount(dec.origin[with_raw], minlength=net.n_neurons)
+    leaves = np.where(net.is_input, 0, np.maximum(raw_units, 1)).astype(np.int64)
+    chained = (units > 1) & (raw_units == units)
+    return edge_leaf, leaves, chained
