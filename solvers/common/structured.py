@@ -8,7 +8,8 @@ thresholds, tree or chain), by branch and bound over its members with CP-SAT:
 
 1. every member N' is packed by ``auto``'s packer (:func:`mapopt.decompose.auto.layout_of`);
    the best packing, and the greedy heuristics' packing of that member, are the incumbent;
-2. members are visited from the best packing up; a member whose cheap bound
+2. members are visited from ``auto``'s own choice, then from the best packing up (the
+   first to need a model gets at least a third of the search time); a member whose cheap bound
    (validator bounds and conflict clique, :func:`~problems.formulations.structured.member_bound`)
    reaches the incumbent is settled without a model; otherwise the CP-SAT assignment model
    with one crossbar fewer than the incumbent (:func:`~solvers.common.lexicographic.crossbars_below`)
@@ -34,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from mapopt.decompose import decompose
+from mapopt.decompose.base import Decomposition
 from mapopt.problem import MappingProblem
 from mapopt.solver import Budget, Outcome, SolveContext, Status
 from problems.formulations.structured import member_bound, members
@@ -51,6 +54,11 @@ def _count(unit_crossbar: np.ndarray) -> int:
     return int(np.unique(used).size)
 
 
+def _signature(dec: Decomposition) -> tuple[bytes, bytes]:
+    """What makes two decompositions of one net the same N' (every synapse's unit and every unit's place)."""
+    return dec.network.post.tobytes() + dec.network.pre.tobytes(), dec.level.tobytes() + dec.position.tobytes()
+
+
 def solve_structured(problem: MappingProblem, ctx: SolveContext, backend: Backend) -> Outcome:
     """Solve ``problem`` over the structured decompositions of its original net (see the module docstring)."""
     from mapopt.decompose.auto import default_depth, layout_of
@@ -62,12 +70,15 @@ def solve_structured(problem: MappingProblem, ctx: SolveContext, backend: Backen
     net = dec.original
     limit = max(default_depth(net, hw), dec.depth)
     pos = reader_classes(net)
+    chosen = decompose(net, hw, f"auto,depth={limit}")  # auto's own choice, a member: visited first
+    mine = _signature(chosen)
     packed = []
     for label, member in members(net, hw, limit):
         member = replace(member, layout=layout_of(member, hw, pos))
         layout = proposed_layout(member, hw)
-        packed.append((_count(layout), label, member, layout))
-    packed.sort(key=lambda p: p[0])
+        packed.append((_signature(member) != mine, _count(layout), label, member, layout))
+    packed.sort(key=lambda p: p[:2])
+    packed = [p[1:] for p in packed]
     best_count, best_label, best, best_cb = packed[0]
     greedy = warm_start(replace(problem, decomposition=best), ctx)
     if greedy is not None and _count(greedy) < best_count:
