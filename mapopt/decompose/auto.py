@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mapopt.decompose.base import Decomposition, unit_slots
-from mapopt.decompose.layout import UnitSets, grid_width, merge, n_orders, pack, unit_ids, units_of
+from mapopt.decompose.layout import UnitSets, assemble_layout, grid_width, merge, n_orders, pack, unit_ids, units_of
 from mapopt.decompose.ordering import (
     GROUPINGS,
     ORDERS,
@@ -91,10 +91,12 @@ class Choice:
     size: int  # leaf size g: a split neuron of fan-in m gets ceil(m / g) groups
     threshold: int  # neurons with fan-in <= threshold stay whole (those above F always split)
     chain: bool  # chain of the groups (where the depth limit allows) instead of a tree
+    align: int = 1  # strips only: cuts on grid rows that are multiples of this (see ordering.strip_groups)
 
     def label(self) -> str:
         shape = "chain" if self.chain else "tree"
-        return f"{shape}:{self.size},order={self.key},grouping={self.grouping},whole<={self.threshold}"
+        grouping = self.grouping if self.align == 1 else f"{self.grouping}/{self.align}"
+        return f"{shape}:{self.size},order={self.key},grouping={grouping},whole<={self.threshold}"
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ def _grouping(
     if choice.grouping == "chunk":
         edge_leaf, leaves = chunk_groups(sub, k, keys)
     elif choice.grouping == "strip":
-        edge_leaf, leaves = strip_groups(sub, k, keys, limit=fanin - 1 if choice.chain else fanin)
+        edge_leaf, leaves = strip_groups(sub, k, keys, limit=fanin - 1 if choice.chain else fanin, align=choice.align)
     else:
         edge_leaf, leaves = block_groups(sub, k, keys)
     whole = ~sub.is_input & (sub.fanin <= choice.threshold)
@@ -247,7 +249,7 @@ def _score(
     depth = int(_depths(leaves, chained, F)[compute].max(initial=1))
     if depth > limit:
         return None
-    units = candidate_units(sub, edge_leaf, leaves, chained, F)
+    units = candidate_units(sub, edge_leaf, leaves, chained, F).privatized()
     packed = pack(units, hw.rows, hw.columns, pos=pos, width=width, orders=orders)
     return Score(packed.crossbars, depth, units.n_units, packed.order)
 
@@ -331,6 +333,16 @@ def _distinct_keys(keysets: SourceKeys, ids: np.ndarray, sources: np.ndarray, gr
     return kept
 
 
+#: Grid alignments tried for strip cuts (1: each neuron's own balanced cut).
+STRIP_ALIGNS = (1, 2, 4)
+
+
+def _structures(keys: list[str]) -> list[tuple[str, str, int]]:
+    """(source key, grouping, strip alignment) combinations of the first stage."""
+    return [(key, grouping, align) for key in keys for grouping in GROUPINGS
+            for align in (STRIP_ALIGNS if grouping == "strip" else (1,))]  # fmt: skip
+
+
 def choose(
     net: Network, members: np.ndarray, hw: Hardware, limit: int, keysets: SourceKeys, pos: np.ndarray
 ) -> tuple[Choice, Score]:
@@ -357,20 +369,19 @@ def choose(
     # stage 1: source key x grouping, at the plain leaf size (F, or half the widest fan-in when all fit F)
     size = F if widest > F else math.ceil(widest / 2)
     keys = _distinct_keys(keysets, ids, np.unique(sub.pre), width > 1)
-    for key in keys:
-        for grouping in GROUPINGS:
-            if (key, grouping, size) != ("id", "chunk", F):
-                consider(Choice(key, grouping, size, F if widest > F else size, False), every)
+    for key, grouping, align in _structures(keys):
+        if (key, grouping, size) != ("id", "chunk", F):
+            consider(Choice(key, grouping, size, F if widest > F else size, False, align), every)
     ranked = sorted(results, key=lambda r: r[1].rank())
-    structures = list(dict.fromkeys((c.key, c.grouping) for c, _ in ranked))[:KEEP_STRUCTURES]
+    structures = list(dict.fromkeys((c.key, c.grouping, c.align) for c, _ in ranked))[:KEEP_STRUCTURES]
     orders = list(dict.fromkeys(sc.order for _, sc in ranked))[:KEEP_ORDERS]
     # stage 2: leaf sizes, whole-neuron thresholds and shapes for the best structures
     seen = {c for c, _ in results}
-    for key, grouping in structures:
+    for key, grouping, align in structures:
         for size in _sizes(F, widest):
             for threshold in _thresholds(size, F, widest):
                 for chain in (False, True):
-                    choice = Choice(key, grouping, size, threshold, chain)
+                    choice = Choice(key, grouping, size, threshold, chain, align)
                     if choice not in seen:
                         seen.add(choice)
                         consider(choice, orders)
@@ -394,11 +405,10 @@ def class_grid(
     widest = int(sub.fanin[compute].max(initial=0))
     choices = [Choice("id", "chunk", F, F, False)]
     if limit >= 2 and widest >= 2:
-        for key in _distinct_keys(keysets, ids, np.unique(sub.pre), width > 1):
-            for grouping in GROUPINGS:
-                for size in _sizes(F, widest):
-                    for threshold in _thresholds(size, F, widest):
-                        choices += [Choice(key, grouping, size, threshold, chain) for chain in (False, True)]
+        for key, grouping, align in _structures(_distinct_keys(keysets, ids, np.unique(sub.pre), width > 1)):
+            for size in _sizes(F, widest):
+                for threshold in _thresholds(size, F, widest):
+                    choices += [Choice(key, grouping, size, threshold, chain, align) for chain in (False, True)]
     out, seen = [], set()
     for choice in choices:
         edge_leaf, leaves, chained = _grouping(sub, keysets[choice.key][ids], choice, F)
@@ -444,22 +454,27 @@ def auto(net: Network, hw: Hardware, *, max_depth: int | None = None) -> Decompo
 
 
 def layout_of(dec: Decomposition, hw: Hardware, pos: np.ndarray) -> np.ndarray:
-    """The packing of N' that ``auto`` proposes: each class packed in its best order, then merged.
+    """The packing of N' that ``auto`` proposes (see :mod:`mapopt.decompose.layout`).
 
-    ``pos``: :func:`~mapopt.decompose.ordering.reader_classes` of the original net (grid positions).
+    Each class's best order is found packing it alone; then all classes are packed
+    together under column caps of C down to 5C/8 (:func:`~mapopt.decompose.layout.assemble_layout`:
+    the units that share no rows, such as pooling units and roots, fill what the others
+    leave), the best kept, and under-filled crossbars merged. ``pos``:
+    :func:`~mapopt.decompose.ordering.reader_classes` of the original net (grid positions).
     """
-    units = units_of(dec)
-    unit_crossbar = np.full(units.n_units, -1, dtype=np.int64)
-    offset = 0
+    units = units_of(dec).privatized()
+    classes = []
     for c in np.unique(units.layer).tolist():
         mine = np.flatnonzero(units.layer == c)
         part = units.select(mine)
-        raw_post = np.repeat(np.arange(part.n_units), np.diff(part.ptr))
-        width = grid_width(raw_post, pos[part.src])
-        packed = pack(part, hw.rows, hw.columns, pos=pos, width=width)
-        unit_crossbar[mine] = packed.unit_crossbar + offset
-        offset += packed.crossbars
-    unit_crossbar = merge(units, unit_crossbar, hw.rows, hw.columns)
+        width = grid_width(np.repeat(np.arange(part.n_units), np.diff(part.ptr)), pos[part.src])
+        classes.append((mine, pack(part, hw.rows, hw.columns, pos=pos, width=width).order, width))
+    best = None
+    for cap in sorted({hw.columns, *(max(1, hw.columns * k // 8) for k in (7, 6, 5))}, reverse=True):
+        packed = assemble_layout(units, hw.rows, hw.columns, classes, cap, pos)
+        if best is None or packed.crossbars < best.crossbars:
+            best = packed
+    unit_crossbar = merge(units, best.unit_crossbar, hw.rows, hw.columns)
     layout = np.full(dec.network.n_neurons, -1, dtype=np.int64)
     layout[unit_ids(dec)] = unit_crossbar
     return layout

@@ -70,6 +70,27 @@ class UnitSets:
     def n_units(self) -> int:
         return len(self.private)
 
+    def privatized(self) -> UnitSets:
+        """The same units with every raw source that only one of them reads counted as a private row.
+
+        Such a source needs a row wherever its reader goes and shares it with nobody, exactly
+        like a partial sum, so the reader packs like an inner unit: anywhere rows and columns
+        are left (a pooling unit reading four outputs of the layer before it, each read once).
+        """
+        if self.src.size == 0:
+            return self
+        once = np.bincount(self.src)[self.src] == 1
+        owner = np.repeat(np.arange(self.n_units), np.diff(self.ptr))
+        moved = np.bincount(owner[once], minlength=self.n_units)
+        return UnitSets(
+            ptr=np.concatenate(([0], np.cumsum(np.diff(self.ptr) - moved))),
+            src=self.src[~once],
+            private=self.private + moved,
+            owner=self.owner,
+            slot=self.slot,
+            layer=self.layer,
+        )
+
     def select(self, rows: np.ndarray) -> UnitSets:
         """The units ``rows`` (indices, in that order)."""
         lengths = np.diff(self.ptr)[rows]
@@ -161,7 +182,8 @@ def _orders(units: UnitSets, reps: np.ndarray, pos: np.ndarray | None, width: in
 
 
 def _next_fit(
-    units: UnitSets, group: np.ndarray, reps: np.ndarray, order: np.ndarray, rows: int, columns: int, n_src: int
+    units: UnitSets, group: np.ndarray, reps: np.ndarray, order: np.ndarray, rows: int, columns: int, n_src: int,
+    first: int = 0,
 ) -> tuple[np.ndarray, int, list[int], list[int]]:
     """Next-fit of the groups in ``order``, with a short lookahead before a crossbar is closed.
 
@@ -179,7 +201,7 @@ def _next_fit(
     used_rows: list[int] = []
     used_cols: list[int] = []
     r = c = 0
-    crossbar = 0
+    crossbar = first
     ptr, src, private = units.ptr, units.src, units.private
     g_len = np.diff(ptr)[reps]
     seq = order.tolist()
@@ -232,7 +254,7 @@ def _next_fit(
         used_rows.append(r)
         used_cols.append(c)
         crossbar += 1
-    return unit_crossbar, crossbar, used_rows, used_cols
+    return unit_crossbar, crossbar - first, used_rows, used_cols
 
 
 def _float(
@@ -273,6 +295,40 @@ def _float(
 def n_orders(width: int) -> int:
     """How many orders :func:`pack` tries for a grid of this width (0: no grid)."""
     return 2 + (len(BAND_HEIGHTS) if width > 1 else 0)
+
+
+def assemble_layout(
+    units: UnitSets, rows: int, columns: int, classes: list[tuple[np.ndarray, int, int]], cap: int,
+    pos: np.ndarray | None = None,
+) -> Packing:
+    """Pack several classes together: each class's raw groups next-fit in its order, at most ``cap`` units per
+    crossbar, then every unit without shared rows (partial sums, sources read once) wherever room is left.
+
+    ``classes``: per class, (its unit indices, index of its order, width of its grid). A cap
+    below C leaves columns for the row-hungry units of other layers (pooling units, roots)
+    on crossbars whose rows are not full, which a class packed alone never does.
+    """
+    unit_crossbar = np.full(units.n_units, -1, dtype=np.int64)
+    used_rows: list[int] = []
+    used_cols: list[int] = []
+    n_cb = 0
+    for mine, order_index, width in classes:
+        part = units.select(mine)
+        if part.src.size == 0:
+            continue
+        group, reps = _signatures(part)
+        if reps.size == 0:
+            continue
+        order = _orders(part, reps, pos, width)[order_index]
+        n_src = int(part.src.max()) + 1
+        local, made, r, c = _next_fit(part, group, reps, order, rows, min(cap, columns), n_src)
+        placed = local >= 0
+        unit_crossbar[mine[placed]] = local[placed] + n_cb
+        n_cb += made
+        used_rows += r
+        used_cols += c
+    n_cb = _float(units, unit_crossbar, n_cb, used_rows, used_cols, rows, columns)
+    return Packing(unit_crossbar, n_cb)
 
 
 def pack(

@@ -155,7 +155,7 @@ def chunk_groups(net: Network, k: int, keys: np.ndarray) -> tuple[np.ndarray, np
 
 
 def strip_groups(
-    net: Network, k: int, keys: np.ndarray, *, limit: int | None = None
+    net: Network, k: int, keys: np.ndarray, *, limit: int | None = None, align: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Leaves made of whole *strips*: ``(edge_leaf, leaves)``, like :func:`chunk_groups` but cut between runs.
 
@@ -167,6 +167,13 @@ def strip_groups(
     share more crossbar rows than cuts inside a row. A run longer than a leaf is cut as in
     ``chunk``. A leaf may hold at most ``limit`` inputs (default k): a neuron whose snapped
     leaves exceed it gets up to :data:`STRIP_RETRIES` more leaves, else its ``chunk`` leaves.
+
+    ``align`` > 1 snaps the cuts to a global grid instead: runs are rows of a grid whose
+    width is the most common step between a neuron's run starts, and each cut goes to the
+    nearest row that is a multiple of ``align`` (ties: the lower). With ``align = 2`` the
+    11 rows of an 11 x 11 window split 6 + 5 on even rows and 5 + 6 on odd ones, so that
+    half of all halves start on the same rows: a tile of 8 x 16 pixels then holds 96
+    halves instead of 84.
     """
     limit = k if limit is None else limit
     edge_leaf, leaves = chunk_groups(net, k, keys)
@@ -189,9 +196,14 @@ def strip_groups(
     want = leaves[post]
     pending = np.ones(split.size, dtype=bool)  # per split neuron, in ``split`` order (= post order of ``sub``)
     owner = np.repeat(np.arange(split.size), cnt)
+    row = _grid_rows(key, post, run, run_start) if align > 1 else None
     for extra in range(STRIP_RETRIES + 1):
         count = want + extra
-        snapped = np.where(run_len * count <= m, middle * count // m, rank * count // m)
+        if row is None:
+            snapped = np.where(run_len * count <= m, middle * count // m, rank * count // m)
+        else:
+            snapped = np.where(run_len * count <= m, _aligned_cuts(row, owner, split.size, count, align),
+                               rank * count // m)  # fmt: skip
         size = np.bincount(owner * (int(count.max()) + 1) + snapped, minlength=split.size * (int(count.max()) + 1))
         ok = size.reshape(split.size, -1).max(axis=1) <= limit
         take = pending[owner] & ok[owner]
@@ -209,6 +221,39 @@ def strip_groups(
     edge_leaf[sub[mine]] = local[inv]
     leaves[split[done]] = np.bincount(u_owner, minlength=split.size)[done]
     return edge_leaf, leaves
+
+
+def _grid_rows(key: np.ndarray, post: np.ndarray, run: np.ndarray, run_start: np.ndarray) -> np.ndarray | None:
+    """Per synapse, the grid row of its run (keys sorted by (post, key)); None when the runs form no grid.
+
+    The grid width is the most common step between consecutive run starts of one neuron.
+    """
+    starts = key[run_start]
+    same = post[run_start][1:] == post[run_start][:-1]
+    steps = (starts[1:] - starts[:-1])[same]
+    if steps.size == 0:
+        return None
+    values, counts = np.unique(steps, return_counts=True)
+    width = int(values[np.argmax(counts)])
+    if width < 2:
+        return None
+    return ((starts - starts.min()) // width)[run]
+
+
+def _aligned_cuts(row: np.ndarray, owner: np.ndarray, n_owners: int, count: np.ndarray, align: int) -> np.ndarray:
+    """Leaf of each synapse: its row against ``count - 1`` cuts at the multiples of ``align`` nearest the even cuts."""
+    lo = np.full(n_owners, np.iinfo(np.int64).max)
+    hi = np.full(n_owners, -1)
+    np.minimum.at(lo, owner, row)
+    np.maximum.at(hi, owner, row)
+    first, last = lo[owner], hi[owner]
+    leaf = np.zeros(row.size, dtype=np.int64)
+    for j in range(1, int(count.max())):
+        ideal = first + j * (last - first + 1) / count
+        cut = align * np.floor(ideal / align + 0.5 - 1e-9)
+        cut = np.clip(cut, first + 1, last)
+        leaf += (j < count) & (row >= cut)
+    return leaf
 
 
 def neuron_classes(net: Network) -> np.ndarray:

@@ -8,8 +8,10 @@ thresholds, tree or chain), by branch and bound over its members with CP-SAT:
 
 1. every member N' is packed by ``auto``'s packer (:func:`mapopt.decompose.auto.layout_of`);
    the best packing, and the greedy heuristics' packing of that member, are the incumbent;
-2. members are visited from ``auto``'s own choice, then from the best packing up (the
-   first to need a model gets at least a third of the search time); a member whose cheap bound
+2. members are visited from the problem's own N' (when it is a member) and ``auto``'s
+   choice, then from the best packing up (the first to need a model gets at least a third
+   of the search time; a member replaces the incumbent only with fewer crossbars); a member
+   whose cheap bound
    (validator bounds and conflict clique, :func:`~problems.formulations.structured.member_bound`)
    reaches the incumbent is settled without a model; otherwise the CP-SAT assignment model
    with one crossbar fewer than the incumbent (:func:`~solvers.common.lexicographic.crossbars_below`)
@@ -21,10 +23,12 @@ thresholds, tree or chain), by branch and bound over its members with CP-SAT:
 4. the lexicographic solve of :mod:`solvers.common.lexicographic` on the best member
    (assignment, placement, secondary key), told its proven bound.
 
-hop_spikes is proven for the chosen member only, so the status is ``feasible``;
-``info["grouping"]`` reports the space, how many members were settled by bound, by model,
-or left open, and the chosen member. A pruned N' is outside the (lossless) space and is
-solved as given, as ``cpsat`` does.
+hop_spikes is proven for the chosen member only, so a result on another member than the
+problem's own N' is ``feasible``; when no member beats the problem's N', the result is
+the exact one for it (``optimal`` when both keys are proven). ``info["grouping"]`` reports
+the space, how many members were settled by bound, by model, or left open, and the
+chosen member. A pruned N' is outside the (lossless) space and is solved as given, as
+``cpsat`` does.
 """
 
 from __future__ import annotations
@@ -70,13 +74,16 @@ def solve_structured(problem: MappingProblem, ctx: SolveContext, backend: Backen
     net = dec.original
     limit = max(default_depth(net, hw), dec.depth)
     pos = reader_classes(net)
-    chosen = decompose(net, hw, f"auto,depth={limit}")  # auto's own choice, a member: visited first
-    mine = _signature(chosen)
+    given = _signature(dec)  # the problem's own N' (when it is a member), then auto's choice, come first
+    preferred = _signature(decompose(net, hw, f"auto,depth={limit}"))
     packed = []
     for label, member in members(net, hw, limit):
+        sig = _signature(member)
+        if sig == given:
+            member = dec
         member = replace(member, layout=layout_of(member, hw, pos))
         layout = proposed_layout(member, hw)
-        packed.append((_signature(member) != mine, _count(layout), label, member, layout))
+        packed.append(((sig != given, sig != preferred), _count(layout), label, member, layout))
     packed.sort(key=lambda p: p[:2])
     packed = [p[1:] for p in packed]
     best_count, best_label, best, best_cb = packed[0]
@@ -128,6 +135,9 @@ def solve_structured(problem: MappingProblem, ctx: SolveContext, backend: Backen
     info.update(out.info)
     if out.mapping is None:
         return Outcome(None, out.status, bound=float(bound), message=out.message, info=info)
+    if _signature(best) == given:  # no member beats the problem's own N': the exact result for it stands
+        out.info = info
+        return out
     if problem.objective == "energy":  # the space was searched for crossbars, not energy: no bound over it
         return Outcome(out.mapping, Status.FEASIBLE, message="energy optimised for the chosen grouping only",
                        info=info, decomposition=best)  # fmt: skip
