@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mapopt.decompose import decompose
@@ -20,6 +21,8 @@ from mapopt.io import resolve_net
 from mapopt.mapping import Mapping
 from mapopt.network import Network
 from mapopt.pipeline import run_strategy
+from mapopt.problem import MappingProblem
+from mapopt.registry import make_solver
 from mapopt.solver import Budget
 
 auto_module = importlib.import_module("mapopt.decompose.auto")  # the package re-exports the function ``auto``
@@ -101,6 +104,34 @@ def test_auto_layout_is_a_valid_packing(
     assert verdict.valid, verdict.violations
     run = run_strategy(net, hw, "auto@layered", budget=Budget(seed=0))
     assert run.result.metrics["crossbars"] <= verdict.metrics["crossbars"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    fanins=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+    n_in=st.integers(5, 40),
+    f=st.integers(2, 8),
+    extra_rows=st.integers(0, 4),
+    columns=st.integers(1, 5),
+    chain_every=st.integers(1, 3),
+    seed=st.integers(0, 99),
+)
+def test_layout_of_any_tree_or_chain_is_valid(
+    fanins: list[int], n_in: int, f: int, extra_rows: int, columns: int, chain_every: int, seed: int
+) -> None:
+    """The packer keeps ``rows`` and ``columns`` on any mix of trees and chains (units with equal sources and
+    different partial sums, sources read once), and ``layered`` keeps the better of it and its own packing."""
+    net = layered_net(fanins, n_in, seed)
+    hw = small_hw(f, f + extra_rows, columns)
+    edge_leaf, leaves = strip_groups(net, max(2, f // 2), source_keys(net, "id"), limit=f - 1)
+    chained = ~net.is_input & (np.arange(net.n_neurons) % chain_every == 0) & (leaves > 1)
+    tree = grouped_units(net, edge_leaf, leaves, chained, f, strategy="x", label_arity=None)
+    assume(tree.network.fanin.max() <= f)  # chain links over the limit: not a valid N' (the strip fallback)
+    dec = replace(tree, layout=auto_module.layout_of(tree, hw, reader_classes(net)))
+    verdict = assess(dec, hw, place(dec, hw, dec.layout))
+    assert verdict.valid, verdict.violations
+    result = make_solver("layered").solve(MappingProblem(dec, hw), Budget(seed=0))
+    assert result.metrics["crossbars"] <= verdict.metrics["crossbars"]
 
 
 @settings(max_examples=60, deadline=None)

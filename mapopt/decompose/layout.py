@@ -144,13 +144,14 @@ def grid_width(pairs_post: np.ndarray, pairs_pos: np.ndarray) -> int:
 def _signatures(units: UnitSets) -> tuple[np.ndarray, np.ndarray]:
     """Group index per unit with raw sources (-1 for none) and a representative unit per group.
 
-    Equal raw source sets are found by two independent 64-bit hashes and the size.
+    A group's units have equal raw source sets (found by two independent 64-bit hashes and
+    the size) and equal private rows, so that one representative stands for all.
     """
     n_src = int(units.src.max()) + 1 if units.src.size else 1
     sizes = np.diff(units.ptr)
     has = sizes > 0
     rng = np.random.default_rng(11)
-    keys = [sizes]
+    keys = [sizes * (int(units.private.max(initial=0)) + 1) + units.private]
     for _ in range(2):
         mult = rng.integers(1, 2**62, size=n_src, dtype=np.int64) | 1
         h = np.zeros(units.n_units, dtype=np.int64)
