@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -241,6 +242,10 @@ def main() -> None:
     parser.add_argument("--unroll", type=int, nargs="+", default=list(UNROLL), help="its unroll fan-ins to try")
     parser.add_argument("--costs", action="store_true", help="with --compare: each decomposition's costs per net")
     args = parser.parse_args()
+    if args.authors_tool and not Path(args.authors_tool).is_file():
+        print(f"authors' tool not found at {args.authors_tool}: its columns are left out (build SNNPartitioning "
+              "from github drexel-DISCO/SpiNeMap outside this repository to get them)", file=sys.stderr)  # fmt: skip
+        args.authors_tool = None
     if args.compare:
         rows = []
         for net_spec in args.net:

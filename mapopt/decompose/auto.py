@@ -23,8 +23,10 @@ of their receptive fields do, and pack densely. ``auto`` therefore considers unr
   plain leaf size; then sizes, thresholds and shapes for the two best) on the layer, or on
   a contiguous sample of at most :data:`SAMPLE_SYNAPSES` synapses of it, so the cost stays
   linear in the net;
-- the chosen N' is built once, and its packing is kept as ``Decomposition.layout``, a
-  proposal solvers may start from (the validator checks whatever they return).
+- the chosen N' is built and packed whole (all layers together, see :func:`layout_of`),
+  as are the same groups as trees when chains were chosen and the plain F-input tree;
+  the one with the fewest crossbars is kept, with its packing as ``Decomposition.layout``,
+  a proposal solvers may start from (the validator checks whatever they return).
 
 ``max_depth`` bounds the depth (units on a root-to-leaf path); by default it is the larger
 of 2 and the depth the net needs with F-input units, so neurons that fit F may be split
@@ -449,8 +451,22 @@ def auto(net: Network, hw: Hardware, *, max_depth: int | None = None) -> Decompo
             edge_leaf[edges] = e_leaf
             leaves[ids[~sub.is_input]] = n_leaves[~sub.is_input]
             chained[ids[~sub.is_input]] = chain[~sub.is_input]
-    dec = grouped_units(net, edge_leaf, leaves, chained, F, strategy="auto", label_arity=None)
-    return replace(dec, layout=layout_of(dec, hw, pos))
+    # Layers are scored one at a time, but packed together (units that share no rows fill other layers' room),
+    # so ties and near-ties between layers' choices are settled on the whole net: the choice, the same groups
+    # as trees, and the plain F-input tree (what auto did before it unrolled below F) are packed whole.
+    options = [(edge_leaf, leaves, chained)]
+    if chained.any():
+        options.append((edge_leaf, leaves, np.zeros(net.n_neurons, dtype=bool)))
+    plain = chunk_groups(net, F, np.arange(net.n_neurons, dtype=np.int64))
+    if not (np.array_equal(plain[0], edge_leaf) and np.array_equal(plain[1], leaves) and not chained.any()):
+        options.append((*plain, np.zeros(net.n_neurons, dtype=bool)))
+    best: Decomposition | None = None
+    for e_leaf, n_leaves, chain in options:
+        dec = grouped_units(net, e_leaf, n_leaves, chain, F, strategy="auto", label_arity=None)
+        dec = replace(dec, layout=layout_of(dec, hw, pos))
+        if best is None or dec.layout.max(initial=-1) < best.layout.max(initial=-1):
+            best = dec
+    return best
 
 
 def layout_of(dec: Decomposition, hw: Hardware, pos: np.ndarray) -> np.ndarray:
