@@ -81,3 +81,16 @@ def test_too_many_members_is_refused() -> None:
     problem = MappingProblem(decompose(net, hw, "auto"), hw)
     with pytest.raises(InputError, match="members"):
         make_solver("cpsat-structured").solve(problem, Budget(time_limit=5))
+
+
+def test_unrolls_what_the_given_decomposition_cannot_fit() -> None:
+    """Given N' = N with a fan-in above R (infeasible as it is), it searches the structured space and fits it."""
+    from mapopt.decompose.prune import no_decomposition
+
+    spikes = np.random.default_rng(3).integers(1, 5, 8).astype(float)
+    net = Network.build(name="wide", is_input=np.arange(8) < 6, pre=np.r_[np.arange(6), np.arange(6)],
+                        post=np.r_[np.full(6, 6), np.full(6, 7)], spikes=spikes)  # fmt: skip
+    hw = load_preset("toy")  # 4x4 crossbars, F = 4: a neuron of fan-in 6 needs two units and a root
+    result = make_solver("cpsat-structured").solve(MappingProblem(no_decomposition(net), hw), Budget(time_limit=10))
+    assert result.mapping is not None and result.decomposition is not None
+    assert assess(result.decomposition, hw, result.mapping).valid

@@ -23,9 +23,14 @@ other unit reads) fit R and its units fit C. Several orders are tried and the be
   strips (a tile of 8 x 16 pixels holds 84 half-windows of an 11 x 11 filter where a
   6 x 21 strip holds 66).
 
-Units without raw sources (inner tree units, which only add partial sums) go where rows
-and columns are left, then onto crossbars of their own; finally under-filled crossbars are
-merged where their union fits. The Python loop runs once per group, never per synapse.
+A raw source that only one unit reads is counted as a private row of that unit
+(:meth:`UnitSets.privatized`). Units left without shared sources (inner tree units, which
+only add partial sums, and units such as pooling units whose inputs nobody else reads) go
+where rows and columns are left, then onto crossbars of their own. To pack several layers
+together (:func:`assemble_layout`) each layer's groups are packed in its best order under a
+column cap, so that these units of other layers can fill the rows a layer leaves; finally
+under-filled crossbars are merged where their union fits (:func:`merge`). The Python loop
+runs once per group, never per synapse.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ BAND_HEIGHTS = (1, 2, 3, 4, 6)
 GRID_SHARE = 0.5
 #: Crossbars with at most this share of their columns used are offered to the merge pass.
 MERGE_FILL = 0.5
-#: The merge pass tries the crossbars this many places before and after (then the other small ones).
+#: The merge pass tries the crossbars this many places before and after (then the 8x as many nearest small ones).
 MERGE_REACH = 8
 
 
@@ -363,8 +368,9 @@ def merge(units: UnitSets, unit_crossbar: np.ndarray, rows: int, columns: int) -
     """Merge under-filled crossbars into others where the union of their rows and their columns fit.
 
     Rows of a crossbar: its units' raw sources (shared) plus their private rows. The
-    emptiest go first, each into the first crossbar (fullest first) that can take it whole.
-    Returns the renumbered assignment (crossbars 0..c-1).
+    emptiest go first, each into the first that can take it whole among the crossbars next
+    to it in the packing order (neighbours there share inputs) and the nearest other
+    under-filled ones. Returns the renumbered assignment (crossbars 0..c-1).
     """
     n_cb = int(unit_crossbar.max()) + 1 if unit_crossbar.size else 0
     if n_cb < 2:
@@ -386,7 +392,8 @@ def merge(units: UnitSets, unit_crossbar: np.ndarray, rows: int, columns: int) -
             continue
         # packing orders keep neighbours close: the crossbars next to it, then the other small ones
         near = [b for d in range(1, MERGE_REACH + 1) for b in (a - d, a + d) if 0 <= b < n_cb]
-        for b in near + small.tolist():
+        at = int(np.searchsorted(small, a))
+        for b in near + small[max(0, at - 4 * MERGE_REACH) : at + 4 * MERGE_REACH].tolist():
             if b == a or not alive[b] or cols[a] + cols[b] > columns:
                 continue
             union = sources[b] | sources[a]
@@ -398,6 +405,8 @@ def merge(units: UnitSets, unit_crossbar: np.ndarray, rows: int, columns: int) -
                 alive[a] = False
                 target[a] = b
                 break
+    while not np.array_equal(target[target], target):  # a crossbar merged into one merged later: follow
+        target = target[target]
     merged = target[unit_crossbar]
     return np.unique(merged, return_inverse=True)[1].astype(np.int64)
 
