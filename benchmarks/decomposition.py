@@ -18,7 +18,8 @@ decomposition), and, with ``--authors-tool PATH``, the authors' partitioner
 (SNNPartitioning of github drexel-DISCO/SpiNeMap; this script neither contains nor builds
 it) run on the same net written by ``mapopt.io.write_spinemap``, with no unrolling (it then
 keeps each neuron's first N inputs: it prunes) and at every unroll fan-in of ``--unroll``;
-its cluster count is its largest cluster id plus one (an empty output: one cluster).
+its cluster count is its largest cluster id plus one (an empty output: one cluster), as
+``benchmarks/authors_tool.py`` counts it.
 ``--costs`` adds, per net, the crossbars, depth and traffic of each decomposition::
 
     python benchmarks/decomposition.py --compare --net edgedet:28x28,k=11 --authors-tool /path/to/ext --costs
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -134,24 +134,18 @@ def ordering_table(net_spec: str, hw_name: str, solvers: list[str]) -> str:
 
 #: Unroll fan-ins of the authors' tool tried by ``--compare`` (it needs 2 <= K <= the crossbar size).
 UNROLL = (2, 3, 4, 8, 16, 32, 64, 127, 128)
+#: Seconds one run of the authors' tool may take.
+TOOL_TIMEOUT = 600.0
 
 
 def authors_tool(tool: str, net: Network, crossbar: int, settings: list[str]) -> dict[str, int]:
     """Clusters the authors' partitioner makes of ``net`` per setting (``none`` or an unroll fan-in)."""
-    out: dict[str, int] = {}
+    from authors_tool import run_tool  # benchmarks/authors_tool.py: runs the binary, counts its clusters
+
     with tempfile.TemporaryDirectory() as tmp:
-        conn, spikes, ir = Path(tmp, "net.conn"), Path(tmp, "net.spk"), Path(tmp, "cluster.ir")
+        conn, spikes = Path(tmp, "net.conn"), Path(tmp, "net.spk")
         write_spinemap(net, conn, spikes)
-        for setting in settings:
-            cmd = [tool, "--conn-file", str(conn), "--spike-file", str(spikes), "--cluster-crossbar-size",
-                   str(crossbar), "--clustering-algo", "min-clusters", "--cluster-ir-out", str(ir)]  # fmt: skip
-            if setting != "none":
-                cmd += ["--unroll-fanin", setting]
-            ir.unlink(missing_ok=True)
-            subprocess.run(cmd, check=True, capture_output=True)
-            ids = [int(x) for line in ir.read_text().split("\n") if line.split() for x in line.split()[:2]]
-            out[setting] = max(ids) + 1 if ids else 1
-    return out
+        return {setting: run_tool(Path(tool), conn, spikes, setting, crossbar, TOOL_TIMEOUT)[0] for setting in settings}
 
 
 def compare_row(net_spec: str, hw_name: str, tool: str | None, unroll: list[int]) -> dict[str, object]:
