@@ -11,19 +11,35 @@ validator. Run::
 It prints one Markdown table per net and solver, and with ``--json FILE`` writes every row.
 With ``--orderings`` it instead compares the unroll orderings (tree:F with each source
 key and grouping) on the given nets, as numbered and with their input ids shuffled.
+
+With ``--compare`` it sets mapopt's ``best`` (``auto@auto``) against the plain tree
+``tree:F@auto``, the validator's bounds (for the chosen N', and over every lossless
+decomposition), and, with ``--authors-tool PATH``, the authors' partitioner
+(SNNPartitioning of github drexel-DISCO/SpiNeMap; this script neither contains nor builds
+it) run on the same net written by ``mapopt.io.write_spinemap``, with no unrolling (it then
+keeps each neuron's first N inputs: it prunes) and at every unroll fan-in of ``--unroll``;
+its cluster count is its largest cluster id plus one (an empty output: one cluster), as
+``benchmarks/authors_tool.py`` counts it.
+``--costs`` adds, per net, the crossbars, depth and traffic of each decomposition::
+
+    python benchmarks/decomposition.py --compare --net edgedet:28x28,k=11 --authors-tool /path/to/ext --costs
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from mapopt.decompose import decompose
+from mapopt.decompose.ordering import GROUPINGS, ORDERS
 from mapopt.hardware import load_preset
-from mapopt.io import resolve_net
+from mapopt.io import resolve_net, write_spinemap
 from mapopt.network import Network
 from mapopt.pipeline import run_strategy
 from mapopt.problem import MappingProblem
@@ -104,8 +120,8 @@ def ordering_table(net_spec: str, hw_name: str, solvers: list[str]) -> str:
     base = resolve_net(net_spec)
     lines = [f"| net | ordering | units | {' | '.join(solvers)} |", "|---|---|---:|" + "---:|" * len(solvers)]
     for net in (base, shuffle_inputs(base)):
-        for order in ("id", "cooccurrence"):
-            for grouping in ("chunk", "block"):
+        for order in ORDERS:
+            for grouping in GROUPINGS:
                 dec = decompose(net, hw, f"tree:{hw.fanin},order={order},grouping={grouping}")
                 counts = [make_solver(s).solve(MappingProblem(dec, hw), Budget(seed=0)).metrics["crossbars"]
                           for s in solvers]
@@ -113,6 +129,97 @@ def ordering_table(net_spec: str, hw_name: str, solvers: list[str]) -> str:
         dec = decompose(net, hw, "auto")
         counts = [make_solver(s).solve(MappingProblem(dec, hw), Budget(seed=0)).metrics["crossbars"] for s in solvers]
         lines.append(f"| {net.name} | auto | {dec.n_units} | {' | '.join(map(str, counts))} |")
+    return "\n".join(lines)
+
+
+#: Unroll fan-ins of the authors' tool tried by ``--compare`` (it needs 2 <= K <= the crossbar size).
+UNROLL = (2, 3, 4, 8, 16, 32, 64, 127, 128)
+#: Seconds one run of the authors' tool may take.
+TOOL_TIMEOUT = 600.0
+
+
+def authors_tool(tool: str, net: Network, crossbar: int, settings: list[str]) -> dict[str, int]:
+    """Clusters the authors' partitioner makes of ``net`` per setting (``none`` or an unroll fan-in)."""
+    from authors_tool import run_tool  # benchmarks/authors_tool.py: runs the binary, counts its clusters
+
+    with tempfile.TemporaryDirectory() as tmp:
+        conn, spikes = Path(tmp, "net.conn"), Path(tmp, "net.spk")
+        write_spinemap(net, conn, spikes)
+        return {setting: run_tool(Path(tool), conn, spikes, setting, crossbar, TOOL_TIMEOUT)[0] for setting in settings}
+
+
+def compare_row(net_spec: str, hw_name: str, tool: str | None, unroll: list[int]) -> dict[str, object]:
+    """best against the plain tree, the bounds and the authors' tool (see the module docstring)."""
+    hw = load_preset(hw_name)
+    net = resolve_net(net_spec)
+    budget = Budget(seed=0)
+    t0 = time.perf_counter()
+    best = run_strategy(net, hw, "best", budget=budget)
+    seconds = time.perf_counter() - t0
+    tree = run_strategy(net, hw, f"tree:{hw.fanin}@auto", budget=budget).result.metrics
+    m = best.result.metrics
+    row: dict[str, object] = {
+        "net": net_spec, "synapses": net.n_synapses, "max_fanin": net.max_fanin, "crossbars": m["crossbars"],
+        "depth": m["depth"], "hop_spikes": m["hop_spikes"], "units": m["units"], "pruned": m["pruned_synapses"],
+        "bound": m["lower_bound_crossbars"], "lossless_bound": m["lower_bound_crossbars_lossless"],
+        "tree": tree["crossbars"], "seconds": round(seconds, 1), "fits": bool(net.max_fanin <= hw.columns),
+    }  # fmt: skip
+    if tool:
+        settings = ["none"] + [str(k) for k in unroll if 2 <= k <= hw.columns]
+        counts = authors_tool(tool, net, hw.columns, settings)
+        row.update(tool_summary(counts, net.max_fanin <= hw.columns))
+    return row
+
+
+def tool_summary(counts: dict[str, int], fits: bool) -> dict[str, object]:
+    """The tool's best lossless setting: any unroll fan-in, and no unrolling when every fan-in fits (else it prunes)."""
+    lossless = {k: v for k, v in counts.items() if k != "none" or fits}
+    k_best = min(lossless, key=lambda k: (lossless[k], k != "none", int(k) if k != "none" else 0))
+    return {"tool_none": counts["none"], "tool_best": lossless[k_best], "tool_best_k": k_best, "tool": counts}
+
+
+def compare_table(rows: list[dict[str, object]]) -> str:
+    tool = any("tool_best" in r for r in rows)
+    head = "| net | synapses | max fan-in | best | depth | hop_spikes | bound (N') | ratio | lossless bound | tree:F |"
+    rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    if tool:
+        head += " authors' tool, best lossless setting | authors' tool, no unrolling |"
+        rule += "---:|---:|"
+    lines = [head, rule]
+    for r in rows:
+        line = (f"| {r['net']} | {r['synapses']:,} | {r['max_fanin']} | **{r['crossbars']}** | {r['depth']} | "
+                f"{r['hop_spikes']:.3g} | {r['bound']} | {r['crossbars'] / r['bound']:.2f} | {r['lossless_bound']} | "
+                f"{r['tree']} |")  # fmt: skip
+        if tool:
+            k = r["tool_best_k"]
+            setting = "no unrolling" if k == "none" else f"K={k}"
+            pruned = "" if r["fits"] else " (prunes)"
+            line += f" {r['tool_best']} ({setting}) | {r['tool_none']}{pruned} |"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+#: Decompositions whose costs ``--costs`` lists (F: the fan-in limit; H: half the widest fan-in, when below F).
+COST_SPECS = ("none", "prune-first", "chain:2", "chain:F", "tree:F", "tree:H", "auto")
+
+
+def cost_table(net_spec: str, hw_name: str) -> str:
+    """Crossbars, depth and traffic of each decomposition of one net, all mapped by the auto solver."""
+    hw = load_preset(hw_name)
+    net = resolve_net(net_spec)
+    lines = ["| decomposition | crossbars | units | depth | hop_spikes | intertile spikes | pruned |",
+             "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    fits = net.max_fanin <= hw.fanin
+    half = -(-net.max_fanin // 2)
+    for spec in COST_SPECS:
+        if (spec == "none" and not fits) or (fits and spec in ("prune-first", "chain:F", "tree:F")):
+            continue  # what cannot run, or what is the same as "none" when every neuron fits F
+        if spec == "tree:H" and not 2 <= half <= hw.fanin:
+            continue
+        spec = spec.replace("F", str(hw.fanin)).replace("H", str(half))
+        m = run_strategy(net, hw, f"{spec}@auto", budget=Budget(seed=0)).result.metrics
+        lines.append(f"| {spec} | {m['crossbars']} | {m['units']} | {m['depth']} | {m['hop_spikes']:.3g} | "
+                     f"{m['intertile_spikes']:.3g} | {m['pruned_synapses']} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -124,7 +231,30 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float)
     parser.add_argument("--json")
     parser.add_argument("--orderings", action="store_true")
+    parser.add_argument("--compare", action="store_true", help="best against tree:F, the bounds and the authors' tool")
+    parser.add_argument("--authors-tool", help="path of the authors' SNNPartitioning binary (ext)")
+    parser.add_argument("--unroll", type=int, nargs="+", default=list(UNROLL), help="its unroll fan-ins to try")
+    parser.add_argument("--costs", action="store_true", help="with --compare: each decomposition's costs per net")
     args = parser.parse_args()
+    if args.authors_tool and not Path(args.authors_tool).is_file():
+        print(f"authors' tool not found at {args.authors_tool}: its columns are left out (build SNNPartitioning "
+              "from github drexel-DISCO/SpiNeMap outside this repository to get them)", file=sys.stderr)  # fmt: skip
+        args.authors_tool = None
+    if args.compare:
+        rows = []
+        for net_spec in args.net:
+            rows.append(compare_row(net_spec, args.hw, args.authors_tool, args.unroll))
+            print(f"{net_spec}: {rows[-1]}", flush=True)
+        print(f"\n### best against the bounds and the authors' tool, {args.hw}\n")
+        print(compare_table(rows))
+        if args.costs:
+            for net_spec in args.net:
+                print(f"\n### costs of each decomposition: {net_spec} on {args.hw}\n")
+                print(cost_table(net_spec, args.hw))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=1)
+        return
     if args.orderings:
         for net_spec in args.net:
             print(f"\n### unroll orderings: {net_spec} on {args.hw}\n")

@@ -16,7 +16,9 @@ with ``--solvers``). One Markdown row per
 (instance, solver): status, seconds to the final answer (the proof when optimal),
 crossbars, hop_spikes, bound and gap on crossbars. The last section checks that every
 back end that proves an optimum proves the same one, and lists, per back end, the largest
-instance (in units) it proved optimal within the limit.
+instance (in units) it proved optimal within the limit. ``--structured`` instead compares
+``cpsat-structured`` with ``greedy`` and ``cpsat`` on ``auto``'s N' and with ``cpsat-joint``
+on small filters and convolutions (docs/exact.md).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from mapopt.solver import Budget, Status
 from problems.instances.planted import planted
 
 #: Exact solvers that choose N' themselves (run only when named with --solvers).
-REGROUPING_SOLVERS = ("cpsat-joint",)
+REGROUPING_SOLVERS = ("cpsat-joint", "cpsat-structured")
 #: Catalog instances up to this many units (after the default decomposition) are included.
 MAX_CATALOG_UNITS = 200
 
@@ -85,14 +87,56 @@ def instances(only: str | None) -> list[Instance]:
     return [i for i in out if only is None or i.family == only]
 
 
+#: Small filters and convolutions for ``--structured``: (net, crossbar RxC, fan-in limit F) on toy hardware.
+STRUCTURED = (
+    ("conv:2x4x4,c2k3", "16x8", 8),
+    ("edgedet:4x4,k=3", "8x8", 8),
+    ("conv:1x6x6,c4k3", "16x8", 8),
+    ("imgsmooth:8x8,k=3", "16x16", 8),
+    ("imgsmooth:6x6,k=5", "16x16", 16),
+    ("edgedet:6x6,k=5", "16x16", 16),
+)
+
+
+def structured_table(time_limit: float) -> None:
+    """``cpsat-structured`` against ``greedy`` and ``cpsat`` on auto's N' and ``cpsat-joint`` (docs/exact.md)."""
+    print("| instance | crossbar, F | members | greedy on auto's N' | cpsat on auto's N' | cpsat-joint "
+          "| cpsat-structured |")  # fmt: skip
+    print("|---|---|---:|---|---|---|---|")
+    for spec, crossbar, fanin in STRUCTURED:
+        net = resolve_net(spec)
+        hw = customise(load_preset("toy"), crossbar=crossbar, fanin=fanin, crossbars_per_tile=4, mesh="auto")
+        auto = decompose(net, hw, "auto")
+        cells = []
+        members = "-"
+        for solver, dec in (("greedy", auto), ("cpsat", auto),
+                            ("cpsat-joint", decompose(net, hw, default_decomposition(net, hw))),
+                            ("cpsat-structured", auto)):  # fmt: skip
+            limit = None if solver == "greedy" else time_limit
+            r = make_solver(solver).solve(MappingProblem(dec, hw), Budget(time_limit=limit, seed=0, threads=1))
+            m = r.metrics or {}
+            bound = "" if solver == "greedy" or r.bound is None else f" / {r.bound:g}"
+            cells.append(f"{m.get('crossbars', '-')}{bound} ({r.wall_s:.1f} s)")
+            if solver == "cpsat-structured":
+                grouping = r.info.get("grouping", {})
+                members = grouping.get("members", "-")
+                if grouping.get("open"):
+                    cells[-1] += f", space bound {grouping['bound']}, {grouping['open']} members open"
+        print(f"| {spec} | {crossbar}, {fanin} | {members} | " + " | ".join(cells) + " |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-limit", type=float, default=60.0)
+    parser.add_argument("--structured", action="store_true", help="only the cpsat-structured comparison")
     parser.add_argument("--only", choices=["planted", "reach", "generated", "catalog"], default=None)
     parser.add_argument("--threads", type=int, default=None, help="solver threads (default: all cores)")
     parser.add_argument("--names", default=None, help="comma-separated instance names to run (default: all)")
     parser.add_argument("--solvers", default=None, help="comma-separated solvers (default: the fixed-N' exact ones)")
     args = parser.parse_args()
+    if args.structured:
+        structured_table(args.time_limit)
+        return
     fixed = [name for name in solver_names() if solver_class(name).exact and name not in REGROUPING_SOLVERS]
     exact = args.solvers.split(",") if args.solvers else fixed
     names = set(args.names.split(",")) if args.names else None

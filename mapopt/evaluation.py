@@ -418,6 +418,56 @@ def lower_bounds(dec: Decomposition, hw: Hardware) -> dict[str, int]:
     return out
 
 
+def lossless_lower_bounds(net: Network, hw: Hardware) -> dict[str, int]:
+    """Bounds on the crossbars of *every* lossless decomposition of N (units of at most F inputs) and mapping.
+
+    The scope is wider than :func:`lower_bounds` (one N'): any strategy that keeps every
+    synapse (``none``, ``chain:k``, ``tree:k``, ``auto`` with any depth, the exact grouping
+    models) can do no better. A neuron of fan-in m > F needs at least ceil((m - 1) / (F - 1))
+    units: u units take the m raw inputs and the u - 1 partial sums between them, at most F
+    each, so m + u - 1 <= u F. With those fewest units U and partial sums P = U - (compute
+    neurons), :func:`crossbar_bounds` applies: each raw source is read by one unit per
+    synapse in any decomposition (its readers are its fan-out), each partial sum by one unit,
+    and N' has E + P synapses.
+    """
+    compute = ~net.is_input
+    m = net.fanin
+    fewest = np.where(compute, np.where(m <= hw.fanin, 1, -(-(m - 1) // max(hw.fanin - 1, 1))), 0)
+    units = int(fewest.sum())
+    partials = units - int(compute.sum())
+    readers = np.concatenate((np.bincount(net.pre, minlength=net.n_neurons), np.ones(partials, dtype=np.int64)))
+    bounds = crossbar_bounds(units, net.n_synapses + partials, readers, hw.rows, hw.columns)
+    out = {f"lower_bound_crossbars_lossless_{k}": v for k, v in bounds.items()}
+    out["lower_bound_crossbars_lossless"] = max(bounds.values())
+    return out
+
+
+def energy_lower_bound(dec: Decomposition, hw: Hardware, crossbars: int) -> float:
+    """A lower bound on energy_total_j of any mapping of N' that uses at least ``crossbars`` crossbars.
+
+    Synaptic events are fixed by N'; a source read by r units is delivered to at least
+    ceil(r / C) crossbars (one per crossbar hosting a reader, at most C readers each), so
+    deliveries >= sum_x s(x) ceil(r(x) / C); hop_spikes >= 0; the static energy grows with
+    the crossbars. Every term of :class:`EnergyModel` is non-negative, so the sum bounds it.
+    """
+    net = dec.network
+    readers = np.bincount(net.pre, minlength=net.n_neurons)
+    deliveries = float((net.spikes * -(-readers // hw.columns)).sum())
+    events = float(net.spikes[net.pre].sum())
+    return EnergyModel.of(hw, net.timesteps).total(crossbars, events, deliveries, 0.0)
+
+
+def objective_bound(metrics: dict[str, float | int | str], key: str) -> float | None:
+    """The validator's lower bound on metric ``key`` for the N' that ``metrics`` describe (None if it has none).
+
+    The solver template combines it with a solver's own bound, so that a heuristic whose
+    result meets a valid bound reports a zero gap (docs/model.md, section 6).
+    """
+    name = {"crossbars": "lower_bound_crossbars", "energy_total_j": "lower_bound_energy_total_j"}.get(key)
+    value = metrics.get(name) if name else None
+    return None if value is None else float(value)
+
+
 @dataclass(frozen=True)
 class EnergyModel:
     """energy_total_j (docs/model.md section 5) as a linear function of four counts.
@@ -517,6 +567,8 @@ def metrics(
         "lost_synapses": int(dec.lost_synapses.size),
     }
     result.update(lower_bounds(dec, hw))
+    result["lower_bound_energy_total_j"] = energy_lower_bound(dec, hw, int(result["lower_bound_crossbars"]))
+    result.update(lossless_lower_bounds(dec.original, hw))
     return result
 
 

@@ -23,9 +23,9 @@ import numpy as np
 from mapopt import interrupt, progress
 from mapopt.decompose.base import Decomposition
 from mapopt.errors import InputError
-from mapopt.evaluation import assess
+from mapopt.evaluation import assess, objective_bound
 from mapopt.mapping import Mapping
-from mapopt.problem import MappingProblem
+from mapopt.problem import OBJECTIVES, MappingProblem
 from mapopt.space import SearchSpace
 
 
@@ -222,6 +222,12 @@ class Solver(ABC):
             status = Status.INTERRUPTED  # a proof (optimal, infeasible) stands; an unfinished search is marked
             message = "; ".join(filter(None, [f"interrupted by {interrupt.name()}", message]))
         bound = out.bound
+        if metrics is not None and out.decomposition is None:
+            # the validator's bound for this N' holds for every solver, heuristics included; a solver that
+            # chose its own N' (cpsat-joint) states a bound over its space of decompositions instead
+            checked = objective_bound(metrics, OBJECTIVES[problem.objective][0])
+            if checked is not None:
+                bound = checked if bound is None else max(bound, checked)
         if status is Status.OPTIMAL and objective is not None:
             bound = objective if bound is None else bound
         gap = None

@@ -32,6 +32,7 @@ from mapopt.solver import Outcome, SolveContext, Solver
 from mapopt.space import Categorical, Int, SearchSpace
 from solvers.common.grouping import solve_grouping
 from solvers.common.lexicographic import OnImprove, Run, solve_lexicographic, warm_start
+from solvers.common.structured import solve_structured
 
 #: Seconds past its time limit after which a CP-SAT search is stopped from outside (it normally stops itself).
 STOP_GRACE_S = 1.0
@@ -163,3 +164,21 @@ class CpSatJoint(Solver):
     def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
         backend = CpSatBackend(seed=ctx.seed, threads=ctx.budget.threads, linearization_level=self.linearization_level)
         return solve_grouping(problem, ctx, backend, warm=self.warm_start, linearization_level=self.linearization_level)
+
+
+class CpSatStructured(Solver):
+    """CP-SAT proving crossbars over the structured groupings ``auto`` chooses among (small nets)."""
+
+    name = "cpsat-structured"
+    exact = True
+    description = (
+        "exact for small filters and convolutions: crossbars proven over auto's structured groupings per layer "
+        "(strips, blocks, chunks, thresholds; tree or chain) by branch and bound with CP-SAT, then cpsat on the best"
+    )
+
+    def __init__(self, *, linearization_level: int = 2):
+        self.linearization_level = linearization_level
+
+    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
+        backend = CpSatBackend(seed=ctx.seed, threads=ctx.budget.threads, linearization_level=self.linearization_level)
+        return solve_structured(problem, ctx, backend)

@@ -8,7 +8,9 @@ smallest raw input, position, neuron) (``Network.layer`` and the decomposition's
 ``origin``/``position``) therefore puts units with shared inputs next to each other, and
 one next-fit pass (:func:`solvers.common.packing.pack_sequential`, one numpy step per crossbar)
 packs them; under-filled crossbars are merged where they fit; placement is traffic-greedy.
-Nets without layer information are treated as one layer. ``auto`` always tries this method,
+Nets without layer information are treated as one layer. When the decomposition brings its
+own packing (``Decomposition.layout``: ``auto`` packs its candidates to choose between them),
+that packing is kept instead if it needs fewer crossbars. ``auto`` always tries this method,
 and on very large nets it is the only one it runs.
 """
 
@@ -21,6 +23,7 @@ from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
 from mapopt.solver import Outcome, SolveContext, Solver
 from mapopt.space import Categorical, SearchSpace
+from solvers.common.layout import proposed_layout
 from solvers.common.packing import merge_crossbars, pack_sequential, raw_signature
 from solvers.common.placement import place_in_order
 from solvers.common.traffic import TrafficGraph, place_traffic
@@ -52,7 +55,11 @@ class Layered(Solver):
         unit_crossbar = pack_sequential(dec, problem.hardware, layer_order(dec), ctx)
         if unit_crossbar is None:
             return None
-        return merge_crossbars(dec, problem.hardware, unit_crossbar)
+        unit_crossbar = merge_crossbars(dec, problem.hardware, unit_crossbar)
+        proposed = proposed_layout(dec, problem.hardware)
+        if proposed is not None and proposed.max() < unit_crossbar.max():
+            unit_crossbar = proposed
+        return unit_crossbar
 
     def place(
         self, problem: MappingProblem, unit_crossbar: np.ndarray, ctx: SolveContext, graph: TrafficGraph | None = None

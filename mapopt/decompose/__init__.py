@@ -42,7 +42,7 @@ STRATEGIES: dict[str, tuple[Strategy, bool, int | None, str]] = {
         ),
         True,
         2,
-        "k-ary chain of units, each a column (k=2: the paper's text); option order=id|cooccurrence",
+        "k-ary chain of units, each a column (k=2: the paper's text); option order=id|position|cooccurrence",
     ),
     "pieces": (
         lambda net, hw, k: chain(net, k, strategy="pieces"),
@@ -56,13 +56,13 @@ STRATEGIES: dict[str, tuple[Strategy, bool, int | None, str]] = {
         ),
         True,
         None,
-        "balanced k-ary tree (default k=F); options order=id|cooccurrence, grouping=chunk|block",
+        "balanced k-ary tree (default k=F); options order=id|position|cooccurrence, grouping=chunk|strip|block",
     ),
     "auto": (
         lambda net, hw, k, depth=None: auto(net, hw, max_depth=depth),
         False,
         None,
-        "per layer, the tree and unroll ordering with the fewest estimated crossbars; option depth=D",
+        "per layer, the unrolling (below F too; tree or chain) that packs into the fewest crossbars; option depth=D",
     ),
 }
 

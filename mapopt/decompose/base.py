@@ -54,6 +54,10 @@ class Decomposition:
         partitioner does this when it unrolls with k >= 3 (see ``solvers/paper.py``); the
         synapses feeding such a unit, directly or through its upstream units, never reach
         their neuron (:attr:`lost_synapses`), and are reported, like pruned ones.
+    layout:
+        Optional ``int64[n']``: a crossbar per unit (-1 for inputs) that the strategy found
+        while choosing N' (``auto`` packs its candidates to rank them). A proposal that
+        solvers may start from, never trusted: every mapping is re-checked by the validator.
     """
 
     original: Network
@@ -68,6 +72,7 @@ class Decomposition:
     traffic: str = "upper"
     connectors: int = 0
     dropped: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    layout: np.ndarray | None = None
 
     @property
     def is_root(self) -> np.ndarray:

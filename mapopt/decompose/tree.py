@@ -153,3 +153,73 @@ def tree(net: Network, k: int, *, edge_rank: np.ndarray | None = None) -> Decomp
     """
     edge_leaf, leaves = balanced_leaves(net, k, edge_rank)
     return grouped_tree(net, edge_leaf, leaves, k, strategy="tree", label_arity=k)
+
+
+def grouped_units(
+    net: Network,
+    edge_leaf: np.ndarray,
+    leaves: np.ndarray,
+    chained: np.ndarray,
+    arity: int,
+    *,
+    strategy: str,
+    label_arity: int | None,
+) -> Decomposition:
+    """Like :func:`grouped_tree`, but the neurons in ``chained`` become chains of their groups.
+
+    A chained neuron with L groups gets L units: unit j takes group j's raw inputs and, for
+    j > 0, the partial sum of unit j - 1 (the chain of Balaji et al., IEEE ESL 2020, with
+    the groups of the unroll ordering as its links); the last unit is the root. The other
+    neurons get balanced trees over their groups as in :func:`grouped_tree`. The caller
+    keeps every chained unit within the fan-in limit (groups after the first at most F - 1).
+    """
+    chained = np.asarray(chained, dtype=bool) & (leaves > 1)
+    sizes = tree_shape(np.where(chained, 1, leaves), arity)
+    t_src, t_dst, t_level = tree_links(sizes)
+    tree_units = sizes.sum(axis=0)
+    units = np.where(chained, leaves, tree_units)
+    start, t_start = unit_slots(units), unit_slots(tree_units)
+    # tree slots -> slots of the combined numbering (a chained neuron has one placeholder tree slot)
+    t_owner = np.repeat(np.arange(net.n_neurons), tree_units)
+    t_global = start[t_owner] + np.arange(t_owner.size) - t_start[t_owner]
+    keep = ~chained[t_owner]
+    unit_level = np.zeros(int(units.sum()), dtype=np.int64)
+    unit_level[t_global[keep]] = t_level[keep]
+    c_owner = np.repeat(np.flatnonzero(chained), leaves[chained])
+    c_local = np.arange(c_owner.size) - np.repeat(unit_slots(leaves[chained]), leaves[chained])
+    c_slot = start[c_owner] + c_local
+    unit_level[c_slot] = leaves[c_owner] - 1 - c_local
+    link = c_local < leaves[c_owner] - 1
+    partial_src = np.concatenate((t_global[t_src], c_slot[link]))
+    partial_dst = np.concatenate((t_global[t_dst], c_slot[link] + 1))
+    return assemble(
+        net,
+        keep=np.ones(net.n_synapses, dtype=bool),
+        edge_unit=np.asarray(edge_leaf, dtype=np.int64),
+        units_per_neuron=units,
+        partial_src=partial_src,
+        partial_dst=partial_dst,
+        unit_level=unit_level,
+        strategy=strategy,
+        arity=label_arity,
+    )
+
+
+def grouping_of(dec: Decomposition) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(edge_leaf, leaves, chained)`` that rebuild a lossless tree or chain N' with :func:`grouped_units`.
+
+    Every original synapse is realised by one raw synapse of N' (``edge_origin``); its
+    unit's ``position`` is its group. A neuron whose every unit takes raw inputs and that
+    has more than one unit is a chain; otherwise its groups are the leaves of a tree.
+    """
+    net, prime = dec.original, dec.network
+    raw = np.flatnonzero(dec.edge_origin >= 0)
+    edge_leaf = np.zeros(net.n_synapses, dtype=np.int64)
+    edge_leaf[dec.edge_origin[raw]] = dec.position[prime.post[raw]]
+    units = np.bincount(dec.origin[dec.compute], minlength=net.n_neurons)
+    with_raw = np.zeros(prime.n_neurons, dtype=bool)
+    with_raw[prime.post[raw]] = True
+    raw_units = np.bincount(dec.origin[with_raw], minlength=net.n_neurons)
+    leaves = np.where(net.is_input, 0, np.maximum(raw_units, 1)).astype(np.int64)
+    chained = (units > 1) & (raw_units == units)
+    return edge_leaf, leaves, chained

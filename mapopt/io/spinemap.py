@@ -43,6 +43,10 @@ def id_limit(distinct: int) -> int:
     return max(MIN_ID_LIMIT, ID_SLACK * distinct)
 
 
+#: Values from this on are refused while reading (int64 arithmetic on ids and times stays exact below it).
+MAX_VALUE = 2**62
+
+
 def _int_rows(path: Path) -> list[tuple[int, list[int]]]:
     rows: list[tuple[int, list[int]]] = []
     try:
@@ -60,6 +64,12 @@ def _int_rows(path: Path) -> list[tuple[int, list[int]]]:
             raise InputError(f"line {lineno}: {bad!r} is not an integer neuron id or time", source=str(path)) from None
         if any(v < 0 for v in values):
             raise InputError(f"line {lineno}: negative neuron id or time", source=str(path))
+        huge = next((v for v in values if v >= MAX_VALUE), None)
+        if huge is not None:  # ids are checked against the ids listed later; this one would not even fit int64
+            raise InputError(
+                f"line {lineno}: {huge} is far beyond any neuron id or time (at most {MAX_VALUE - 1})",
+                source=str(path),
+            )
         rows.append((lineno, values))
     return rows
 

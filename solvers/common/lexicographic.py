@@ -259,6 +259,43 @@ def solve_lexicographic(
     )
 
 
+@dataclass
+class Below:
+    """Whether an N' fits in fewer crossbars than a cap: the assignment found, the proven bound, the model status."""
+
+    unit_crossbar: np.ndarray | None  # over N' ids (-1 for inputs); None when none below the cap was found
+    bound: int  # proven: no assignment of this N' uses fewer crossbars
+    status: str  # optimal (found and proven) | infeasible (none below the cap) | feasible | unknown
+
+
+def crossbars_below(
+    problem: MappingProblem, ctx: SolveContext, backend: Backend, *, cap: int, symmetry: bool, share: float = 1.0
+) -> Below:
+    """Phase 1 only, with fewer than ``cap`` crossbars: the exact check behind ``cpsat-structured``.
+
+    The assignment model gets ``cap - 1`` crossbar slots and minimises the crossbars used, on
+    ``share`` of the time left; the validator's bounds and the conflict clique
+    (:func:`~problems.formulations.assignment.crossbar_lower_bounds`) are checked first, so an
+    N' whose bound reaches the cap is settled without a model.
+    """
+    data = AssignmentData.from_problem(problem)
+    lb = max(crossbar_lower_bounds(data).values())
+    if lb >= cap or infeasibility(data):
+        return Below(None, max(lb, cap), "infeasible")
+
+    def build(b: Builder) -> AssignmentModel:
+        return AssignmentModel(b, data, slots=cap - 1, weights=Weights(crossbars=1.0), symmetry=symmetry,
+                               expired=ctx.expired)  # fmt: skip
+
+    model, run = _build_and_run(backend, ctx, build, share=share)
+    if run.status == "infeasible":
+        return Below(None, cap, "infeasible")
+    bound = max(lb, _ceil(run.bound)) if run.bound is not None else lb
+    if run.value is None:
+        return Below(None, bound, run.status)
+    return Below(data.unit_crossbar(canonical_slots(model.solution(run.value))), bound, run.status)
+
+
 def _hops_phase(
     problem: MappingProblem,
     ctx: SolveContext,
