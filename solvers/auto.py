@@ -34,7 +34,7 @@ result in time, more crossbars than a fixed mesh holds) is skipped and named in
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +46,7 @@ from mapopt.solver import Outcome, SolveContext, Solver, Status
 from mapopt.space import Categorical, Int, SearchSpace
 from solvers.anneal import Anneal
 from solvers.common.traffic import TrafficGraph
+from solvers.common.two_step import PackThenPlace
 from solvers.greedy import Greedy
 from solvers.layered import Layered
 from solvers.partition import Partition
@@ -53,18 +54,6 @@ from solvers.windowed import Windowed
 
 #: Below this remaining time (s) no refinement is started.
 MIN_REFINE_SECONDS = 0.5
-
-
-class Candidate(Protocol):
-    """A packing solver split in its two steps (``layered``, ``greedy``, ``partition``, ``windowed``)."""
-
-    name: str
-
-    def assign(self, problem: MappingProblem, ctx: SolveContext) -> np.ndarray | None: ...
-
-    def place(
-        self, problem: MappingProblem, unit_crossbar: np.ndarray, ctx: SolveContext, graph: Any = None
-    ) -> Mapping: ...
 
 
 class Auto(Solver):
@@ -104,11 +93,11 @@ class Auto(Solver):
         self.paper_units = paper_units
         self.exhaustive_synapses = exhaustive_synapses
 
-    def candidates(self, problem: MappingProblem) -> list[Candidate]:
+    def candidates(self, problem: MappingProblem) -> list[PackThenPlace]:
         """The methods tried on ``problem``, by its size."""
         dec = problem.decomposition
         synapses = dec.network.n_synapses
-        methods: list[Candidate] = [Layered()]
+        methods: list[PackThenPlace] = [Layered()]
         if synapses <= self.greedy_synapses:
             methods.append(Greedy())
         if synapses <= self.partition_synapses:
@@ -120,7 +109,7 @@ class Auto(Solver):
     def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
         dec = problem.decomposition
         notes: list[str] = []
-        packed: list[tuple[Candidate, np.ndarray, int]] = []
+        packed: list[tuple[PackThenPlace, np.ndarray, int]] = []
         crossbars_first = OBJECTIVES[problem.objective][0] == "crossbars"
         stop_at = None
         if crossbars_first and dec.network.n_synapses > self.exhaustive_synapses:
@@ -151,7 +140,7 @@ class Auto(Solver):
                 notes.append(f"{method.name}: not placed (time limit)")
                 continue
 
-            def placed(m: Candidate = method, uc: np.ndarray = unit_crossbar) -> tuple[Mapping, tuple[float, ...]]:
+            def placed(m: PackThenPlace = method, uc: np.ndarray = unit_crossbar) -> tuple[Mapping, tuple[float, ...]]:
                 graph = TrafficGraph.build(dec, uc)
                 mapping = m.place(problem, uc, ctx, graph=graph)
                 return mapping, graph.objective(problem, mapping)

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
-from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.solver import SolveContext
 from mapopt.space import Float, Int, SearchSpace
 from solvers.common.packing import affinity_order, merge_crossbars, pack_affinity
-from solvers.common.traffic import TrafficGraph, place_traffic
+from solvers.common.two_step import PackThenPlace
 
 
-class Greedy(Solver):
+class Greedy(PackThenPlace):
     """Affinity-packing first-fit decreasing + traffic-greedy placement."""
 
     name = "greedy"
@@ -41,17 +40,3 @@ class Greedy(Solver):
         dec, hw = problem.decomposition, problem.hardware
         unit_crossbar = pack_affinity(dec, hw, affinity_order(dec), ctx, pool=self.pool, fill=self.fill)
         return None if unit_crossbar is None else merge_crossbars(dec, hw, unit_crossbar)
-
-    def place(
-        self, problem: MappingProblem, unit_crossbar: np.ndarray, ctx: SolveContext, graph: TrafficGraph | None = None
-    ) -> Mapping:
-        """Traffic placement of an assignment (``graph``: its traffic graph, if already built)."""
-        return place_traffic(problem, unit_crossbar, ctx, graph=graph)
-
-    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
-        unit_crossbar = self.assign(problem, ctx)
-        if unit_crossbar is None:
-            return Outcome(None, message="time limit reached while packing")
-        mapping = self.place(problem, unit_crossbar, ctx)
-        ctx.record(float(unit_crossbar.max() + 1))
-        return Outcome(mapping)

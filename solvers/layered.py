@@ -21,12 +21,13 @@ import numpy as np
 from mapopt.decompose.base import Decomposition
 from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
-from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.solver import SolveContext
 from mapopt.space import Categorical, SearchSpace
 from solvers.common.layout import proposed_layout
 from solvers.common.packing import merge_crossbars, pack_sequential, raw_signature
 from solvers.common.placement import place_in_order
 from solvers.common.traffic import TrafficGraph, place_traffic
+from solvers.common.two_step import PackThenPlace
 
 
 def layer_order(dec: Decomposition) -> np.ndarray:
@@ -36,7 +37,7 @@ def layer_order(dec: Decomposition) -> np.ndarray:
     return units[np.lexsort((dec.origin[units], dec.position[units], sig, dec.network.layer[units]))]
 
 
-class Layered(Solver):
+class Layered(PackThenPlace):
     """Layer-aware ordering + exact next-fit packing + traffic-greedy placement."""
 
     name = "layered"
@@ -68,10 +69,3 @@ class Layered(Solver):
         if self.placement == "order":
             return place_in_order(problem, unit_crossbar)
         return place_traffic(problem, unit_crossbar, ctx, graph=graph)
-
-    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
-        unit_crossbar = self.assign(problem, ctx)
-        if unit_crossbar is None:
-            return Outcome(None, message="time limit reached while packing")
-        ctx.record(float(unit_crossbar.max() + 1))
-        return Outcome(self.place(problem, unit_crossbar, ctx))

@@ -21,12 +21,11 @@ import pymetis
 import scipy.sparse as sp
 
 from mapopt.decompose.base import Decomposition
-from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
-from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.solver import SolveContext
 from mapopt.space import Float, Int, SearchSpace
 from solvers.common.packing import affinity_order, merge_crossbars, pack_affinity
-from solvers.common.traffic import TrafficGraph, place_traffic
+from solvers.common.two_step import PackThenPlace
 
 
 def metis_parts(dec: Decomposition, n_parts: int, *, traffic_weight: float, imbalance: float, seed: int) -> np.ndarray:
@@ -55,11 +54,12 @@ def metis_parts(dec: Decomposition, n_parts: int, *, traffic_weight: float, imba
     return np.asarray(parts, dtype=np.int64)
 
 
-class Partition(Solver):
+class Partition(PackThenPlace):
     """METIS partitioning of N' into crossbar-sized parts, repaired by affinity packing."""
 
     name = "partition"
     description = "METIS (pymetis) multilevel partitioning of the source-sharing graph, repaired to rows/columns"
+    stopped_packing = "time limit reached while partitioning"
 
     space = SearchSpace(
         Float("fill", 0.5, 1.0),
@@ -91,18 +91,9 @@ class Partition(Solver):
         unit_crossbar = pack_affinity(dec, hw, order, ctx, pool=self.pool)
         return None if unit_crossbar is None else merge_crossbars(dec, hw, unit_crossbar)
 
-    def place(
-        self, problem: MappingProblem, unit_crossbar: np.ndarray, ctx: SolveContext, graph: TrafficGraph | None = None
-    ) -> Mapping:
-        """Traffic placement of an assignment (``graph``: its traffic graph, if already built)."""
-        return place_traffic(problem, unit_crossbar, ctx, graph=graph)
-
-    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
-        unit_crossbar = self.assign(problem, ctx)
-        if unit_crossbar is None:
-            return Outcome(None, message="time limit reached while partitioning")
-        ctx.record(float(unit_crossbar.max() + 1))
-        return Outcome(self.place(problem, unit_crossbar, ctx), info={"parts": self.n_parts(problem)})
+    def run_info(self, problem: MappingProblem) -> dict[str, int]:
+        """The number of METIS parts."""
+        return {"parts": self.n_parts(problem)}
 
     def n_parts(self, problem: MappingProblem) -> int:
         """METIS parts: one per ``fill`` x C columns of units."""

@@ -16,9 +16,10 @@ import numpy as np
 
 from mapopt.mapping import Mapping
 from mapopt.problem import MappingProblem
-from mapopt.solver import Outcome, SolveContext, Solver
+from mapopt.solver import SolveContext
 from mapopt.space import Int, SearchSpace
 from solvers.common.placement import place_in_order
+from solvers.common.two_step import PackThenPlace
 
 #: Check the deadline every this many units.
 CHECK_EVERY = 1024
@@ -59,7 +60,7 @@ def pack_windowed(problem: MappingProblem, ctx: SolveContext, window: int) -> np
     return unit_crossbar
 
 
-class Windowed(Solver):
+class Windowed(PackThenPlace):
     """Most-utilised-first packing over the last ``window`` opened crossbars + in-order placement."""
 
     name = "windowed"
@@ -81,9 +82,3 @@ class Windowed(Solver):
     ) -> Mapping:
         """In-order placement (``graph`` is not needed)."""
         return place_in_order(problem, unit_crossbar)
-
-    def _solve(self, problem: MappingProblem, ctx: SolveContext) -> Outcome:
-        unit_crossbar = self.assign(problem, ctx)
-        if unit_crossbar is None:
-            return Outcome(None, message="time limit reached while packing")
-        return Outcome(self.place(problem, unit_crossbar, ctx))
