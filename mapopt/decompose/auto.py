@@ -26,7 +26,9 @@ of their receptive fields do, and pack densely. ``auto`` therefore considers unr
 - the chosen N' is built and packed whole (all layers together, see :func:`layout_of`),
   as are the same groups as trees when chains were chosen and the plain F-input tree;
   the one with the fewest crossbars is kept, with its packing as ``Decomposition.layout``,
-  a proposal solvers may start from (the validator checks whatever they return).
+  a proposal solvers may start from (the validator checks whatever they return). Above
+  :data:`LAYOUT_UNITS` units this whole-net packing is skipped (it is a Python loop per
+  unit): the per-class choice is kept, and the solvers pack it.
 
 ``max_depth`` bounds the depth (units on a root-to-leaf path); by default it is the larger
 of 2 and the depth the net needs with F-input units, so neurons that fit F may be split
@@ -61,6 +63,10 @@ from mapopt.network import Network, wide
 
 #: Classes with more synapses are scored on a contiguous sample of about this many.
 SAMPLE_SYNAPSES = 100_000
+#: Above this many units in N', auto's own whole-net packing (a Python next-fit, linear but
+#: slow per unit) is skipped: the choice per class stands and the solvers pack N' themselves
+#: (``layered``'s vectorised next-fit). Every net of docs/decomposition.md is far below it.
+LAYOUT_UNITS = 50_000
 #: (source key, grouping) pairs of the first stage carried into the second.
 KEEP_STRUCTURES = 2
 #: Packing orders of the first stage carried into the second.
@@ -451,6 +457,8 @@ def auto(net: Network, hw: Hardware, *, max_depth: int | None = None) -> Decompo
             edge_leaf[edges] = e_leaf
             leaves[ids[~sub.is_input]] = n_leaves[~sub.is_input]
             chained[ids[~sub.is_input]] = chain[~sub.is_input]
+    if int(_units(leaves, chained, F)[compute].sum()) > LAYOUT_UNITS:
+        return grouped_units(net, edge_leaf, leaves, chained, F, strategy="auto", label_arity=None)
     # Layers are scored one at a time, but packed together (units that share no rows fill other layers' room),
     # so ties and near-ties between layers' choices are settled on the whole net: the choice, the same groups
     # as trees, and the plain F-input tree (what auto did before it unrolled below F) are packed whole.
