@@ -9,8 +9,8 @@ in a fresh process:
         --clustering-algo min-clusters --cluster-ir-out IR
     mapopt run --net F --spikes S --decompose STRATEGY --json
 
-and records each process's wall time and peak resident memory (``os.wait4``: the child's own
-``ru_maxrss``, Python's imports included for mapopt) and its crossbar count (the tool's:
+and records each process's wall time and peak resident memory (GNU time's elapsed and
+maximum resident set size, Python's imports included for mapopt) and its crossbar count (the tool's:
 the highest cluster id in IR plus one). mapopt's run reads the text files, decomposes,
 maps, validates every constraint and prints the metrics; the tool reads, unrolls and
 clusters. Example (the 1.58M-synapse convolution of issue 17, fan-in 25, no unrolling):
@@ -23,32 +23,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from mapopt.io import resolve_net, write_spinemap
 
+#: GNU time (Debian/Ubuntu package ``time``).
+TIME = "/usr/bin/time"
+
 
 def timed(cmd: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak MB, stdout) of one child process; raises if it fails."""
-    start = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{Path(cmd[0]).name} exited {proc.returncode}: {stderr.strip()[-300:]}")
-    return seconds, usage.ru_maxrss / 1024, stdout
+    """(wall seconds, peak MB, stdout) of one child process; raises if it fails.
+
+    The child runs under GNU time (``/usr/bin/time -f "%e %M"``): a process forked from this
+    one would count this interpreter's pages in its own peak until it execs, so the peak of
+    a child of ``time`` (a small C program) is the program's own.
+    """
+    with tempfile.NamedTemporaryFile(mode="r") as report:
+        wrapped = [TIME, "-f", "%e %M", "-o", report.name, *cmd]
+        proc = subprocess.run(wrapped, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{Path(cmd[0]).name} exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        seconds, kb = report.read().split()[-2:]
+    return float(seconds), int(kb) / 1024, proc.stdout
 
 
 def tool_run(tool: Path, conn: Path, spikes: Path, setting: str, folder: Path) -> tuple[float, float, int]:
@@ -86,6 +87,8 @@ def main() -> int:
     args = parser.parse_args()
     if not args.tool.is_file():
         parser.error(f"no binary at {args.tool}")
+    if not Path(TIME).is_file():
+        parser.error(f"needs GNU time at {TIME} (apt-get install -y time)")
     nets = args.net or ["conv:1x64x64,c16k5p2"]
     strategies = args.strategy or ["best"]
     print("| net | synapses | program | s | peak MB | crossbars |\n|---|---:|---|---:|---:|---:|")
