@@ -19,7 +19,10 @@ decomposition), and, with ``--authors-tool PATH``, the authors' partitioner
 it) run on the same net written by ``mapopt.io.write_spinemap``, with no unrolling (it then
 keeps each neuron's first N inputs: it prunes) and at every unroll fan-in of ``--unroll``;
 its cluster count is its largest cluster id plus one (an empty output: one cluster), as
-``benchmarks/authors_tool.py`` counts it.
+``benchmarks/authors_tool.py`` counts it. A setting is lossless when every synapse reaches
+its neuron: at K >= 3 the tool drops some partial sums, so their pieces' inputs are lost,
+which mapopt's count-for-count ``pieces:K@paper`` measures (``lost_synapses``); the table
+gives the tool's best lossless setting and, apart, its fewest clusters with what they lose.
 ``--costs`` adds, per net, the crossbars, depth and traffic of each decomposition::
 
     python benchmarks/decomposition.py --compare --net edgedet:28x28,k=11 --authors-tool /path/to/ext --costs
@@ -38,7 +41,7 @@ import numpy as np
 
 from mapopt.decompose import decompose
 from mapopt.decompose.ordering import GROUPINGS, ORDERS
-from mapopt.hardware import load_preset
+from mapopt.hardware import Hardware, load_preset
 from mapopt.io import resolve_net, write_spinemap
 from mapopt.network import Network
 from mapopt.pipeline import run_strategy
@@ -167,15 +170,37 @@ def compare_row(net_spec: str, hw_name: str, tool: str | None, unroll: list[int]
     if tool:
         settings = ["none"] + [str(k) for k in unroll if 2 <= k <= hw.columns]
         counts = authors_tool(tool, net, hw.columns, settings)
-        row.update(tool_summary(counts, net.max_fanin <= hw.columns))
+        row.update(tool_summary(counts, net.max_fanin <= hw.columns, tool_losses(net, hw, settings)))
     return row
 
 
-def tool_summary(counts: dict[str, int], fits: bool) -> dict[str, object]:
-    """The tool's best lossless setting: any unroll fan-in, and no unrolling when every fan-in fits (else it prunes)."""
-    lossless = {k: v for k, v in counts.items() if k != "none" or fits}
-    k_best = min(lossless, key=lambda k: (lossless[k], k != "none", int(k) if k != "none" else 0))
-    return {"tool_none": counts["none"], "tool_best": lossless[k_best], "tool_best_k": k_best, "tool": counts}
+def tool_losses(net: Network, hw: Hardware, settings: list[str]) -> dict[str, int]:
+    """Synapses the tool's unrolling loses per setting, from mapopt's count-for-count ``pieces:K@paper``.
+
+    At K >= 3 the tool drops partial sums whose piece ends in the root's own range
+    (docs/reproduction.md), so the inputs of those pieces never reach their neuron; the
+    ``paper`` solver reproduces that and reports it as ``lost_synapses``. No unrolling keeps
+    each neuron's first N inputs: what it prunes is lost too.
+    """
+    losses = {"none": int(np.maximum(net.fanin[~net.is_input] - hw.columns, 0).sum())}
+    for k in settings:
+        if k != "none":
+            m = run_strategy(net, hw, f"pieces:{k}@paper", budget=Budget(seed=0)).result.metrics
+            losses[k] = int(m["lost_synapses"]) if m is not None else -1
+    return losses
+
+
+def tool_summary(counts: dict[str, int], fits: bool, losses: dict[str, int]) -> dict[str, object]:
+    """The tool's best lossless setting (every synapse reaches its neuron) and its fewest clusters at any setting."""
+    order = lambda k: (counts[k], k != "none", int(k) if k != "none" else 0)  # noqa: E731
+    lossless = [k for k in counts if losses.get(k) == 0]
+    k_best = min(lossless, key=order) if lossless else None
+    k_fewest = min(counts, key=order)
+    return {
+        "tool_none": counts["none"], "tool_best": counts[k_best] if k_best else None, "tool_best_k": k_best,
+        "tool_fewest": counts[k_fewest], "tool_fewest_k": k_fewest, "tool_fewest_lost": losses.get(k_fewest),
+        "tool": counts, "tool_lost": losses,
+    }  # fmt: skip
 
 
 def compare_table(rows: list[dict[str, object]]) -> str:
@@ -183,20 +208,27 @@ def compare_table(rows: list[dict[str, object]]) -> str:
     head = "| net | synapses | max fan-in | best | depth | hop_spikes | bound (N') | ratio | lossless bound | tree:F |"
     rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     if tool:
-        head += " authors' tool, best lossless setting | authors' tool, no unrolling |"
-        rule += "---:|---:|"
+        head += " authors' tool, best lossless setting | authors' tool, fewest (synapses lost) | no unrolling |"
+        rule += "---:|---:|---:|"
     lines = [head, rule]
     for r in rows:
         line = (f"| {r['net']} | {r['synapses']:,} | {r['max_fanin']} | **{r['crossbars']}** | {r['depth']} | "
                 f"{r['hop_spikes']:.3g} | {r['bound']} | {r['crossbars'] / r['bound']:.2f} | {r['lossless_bound']} | "
                 f"{r['tree']} |")  # fmt: skip
         if tool:
-            k = r["tool_best_k"]
-            setting = "no unrolling" if k == "none" else f"K={k}"
-            pruned = "" if r["fits"] else " (prunes)"
-            line += f" {r['tool_best']} ({setting}) | {r['tool_none']}{pruned} |"
+            line += f" {_setting(r['tool_best'], r['tool_best_k'])} |"
+            lost = r["tool_fewest_lost"]
+            line += f" {_setting(r['tool_fewest'], r['tool_fewest_k'])}{f', {lost:,} lost' if lost else ''} |"
+            line += f" {r['tool_none']}{'' if r['fits'] else ' (prunes)'} |"
         lines.append(line)
     return "\n".join(lines)
+
+
+def _setting(count: object, k: object) -> str:
+    """A tool count with its setting: ``111 (K=64)``, ``70 (no unrolling)``, or ``-`` for none."""
+    if count is None:
+        return "-"
+    return f"{count} ({'no unrolling' if k == 'none' else f'K={k}'})"
 
 
 #: Decompositions whose costs ``--costs`` lists (F: the fan-in limit; H: half the widest fan-in, when below F).

@@ -24,7 +24,8 @@ of their receptive fields do, and pack densely. ``auto`` therefore considers unr
   a contiguous sample of at most :data:`SAMPLE_SYNAPSES` synapses of it, so the cost stays
   linear in the net;
 - the chosen N' is built and packed whole (all layers together, see :func:`layout_of`),
-  as are the same groups as trees when chains were chosen and the plain F-input tree;
+  as are the same groups as trees when chains were chosen, the plain F-input tree and,
+  within the depth limit, the plain F-input chain;
   the one with the fewest crossbars is kept, with its packing as ``Decomposition.layout``,
   a proposal solvers may start from (the validator checks whatever they return). Above
   :data:`LAYOUT_UNITS` units this whole-net packing is skipped (it is a Python loop per
@@ -45,6 +46,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mapopt.decompose.base import Decomposition, unit_slots
+from mapopt.decompose.chain import chain as chain_of
+from mapopt.decompose.chain import chain_units
 from mapopt.decompose.layout import UnitSets, assemble_layout, grid_width, merge, n_orders, pack, unit_ids, units_of
 from mapopt.decompose.ordering import (
     GROUPINGS,
@@ -468,9 +471,16 @@ def auto(net: Network, hw: Hardware, *, max_depth: int | None = None) -> Decompo
     plain = chunk_groups(net, F, np.arange(net.n_neurons, dtype=np.int64))
     if not (np.array_equal(plain[0], edge_leaf) and np.array_equal(plain[1], leaves) and not chained.any()):
         options.append((*plain, np.zeros(net.n_neurons, dtype=bool)))
+    made = [grouped_units(net, e_leaf, n_leaves, chain, F, strategy="auto", label_arity=None)
+            for e_leaf, n_leaves, chain in options]  # fmt: skip
+    links = chain_units(net.fanin, F)[compute]
+    if (links > 1).any() and int(links.max()) <= limit:
+        # the plain F-chain (F inputs first, the rest after: the unbalanced split the authors'
+        # code makes), which the balanced groupings above never produce; on synfire chains it
+        # needs a fifth fewer crossbars than any of them
+        made.append(replace(chain_of(net, F), strategy="auto", arity=None))
     best: Decomposition | None = None
-    for e_leaf, n_leaves, chain in options:
-        dec = grouped_units(net, e_leaf, n_leaves, chain, F, strategy="auto", label_arity=None)
+    for dec in made:
         dec = replace(dec, layout=layout_of(dec, hw, pos))
         if best is None or dec.layout.max(initial=-1) < best.layout.max(initial=-1):
             best = dec
