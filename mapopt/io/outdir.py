@@ -60,20 +60,24 @@ def _temp_name(name: str, kind: str) -> str:
     return f".{name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs on this machine (a zombie, killed but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 def _stale_pid(entry: Path, stem: str) -> bool:
     """Whether ``entry`` (``STEM-PID-XXXX``) was left by a process that is no longer alive."""
     pid_text = entry.name[len(stem) :].split("-")[0]
-    return not pid_text.isdigit() or not _pid_alive(int(pid_text))
+    return not pid_text.isdigit() or not pid_alive(int(pid_text))
 
 
 def _remove(path: Path) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from pathlib import Path
@@ -70,6 +71,8 @@ COLUMNS: dict[str, str] = {
 #: Columns stored as JSON text.
 JSON_COLUMNS = ("hardware_spec", "params", "objective_key", "metrics", "history", "work", "info", "versions")
 SCHEMA_VERSION = 1
+#: Seconds a process waits for another one holding the store (SQLite busy timeout).
+BUSY_TIMEOUT_S = 60
 
 
 class Store:
@@ -84,12 +87,29 @@ class Store:
         if not self.path.parent.is_dir():
             raise InputError(f"folder {self.path.parent} does not exist", source=str(self.path))
         try:
-            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            self._wal()
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._create()
         except sqlite3.DatabaseError as err:
             raise InputError(f"not a mapopt results store: {err}", source=str(self.path)) from None
+
+    def _wal(self) -> None:
+        """Switch to WAL, waiting while another process creates the same new store.
+
+        Changing the journal mode needs the file to itself, and SQLite reports "database is
+        locked" at once instead of calling its busy handler, so two processes opening a new
+        store together (two ``mapopt tune`` workers) retry here, as long as the busy timeout.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _create(self) -> None:
         cols = ", ".join(f"{name} {kind}" for name, kind in COLUMNS.items())

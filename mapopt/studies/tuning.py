@@ -49,6 +49,7 @@ import numpy as np
 
 from mapopt.errors import InputError
 from mapopt.hardware import Hardware
+from mapopt.io.outdir import pid_alive
 from mapopt.registry import solver_class
 from mapopt.reports.analysis import CROSSBAR_OBJECTIVES, VALID
 from mapopt.studies.bakeoff import InstanceFacts, build_instances, make_row
@@ -245,24 +246,11 @@ def fail_dead_trials(study: Any) -> list[int]:
     failed = []
     for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         pid = t.user_attrs.get("pid")
-        if t.user_attrs.get("host") == host and isinstance(pid, int) and not _alive(pid):
+        if t.user_attrs.get("host") == host and isinstance(pid, int) and not pid_alive(pid):
             study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
             failed.append(t.number)
     optuna.storages.fail_stale_trials(study)
     return failed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped) is gone for our purpose
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def _counts(study: Any) -> tuple[int, int]:
@@ -272,6 +260,21 @@ def _counts(study: Any) -> tuple[int, int]:
     finished = len(study.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED)))
     busy = len(study.get_trials(deepcopy=False, states=(states.RUNNING, states.WAITING)))
     return finished, busy
+
+
+def _surplus(study: Any, trial: Any, trials: int) -> bool:
+    """Whether ``trial``, just asked, is one too many: other processes may have asked at the same moment.
+
+    Of the trials running at once, those with the lowest numbers take the slots left, so
+    when several processes ask for the last slot together exactly one of them keeps it.
+    """
+    import optuna
+
+    states = optuna.trial.TrialState
+    finished = len(study.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED)))
+    busy = study.get_trials(deepcopy=False, states=(states.RUNNING, states.WAITING))
+    ahead = sum(t.number < trial.number for t in busy)
+    return finished + ahead >= trials
 
 
 def work(setup: TuneSetup, worker: int = 0, on_trial: Any = None) -> int:
@@ -301,8 +304,7 @@ def work(setup: TuneSetup, worker: int = 0, on_trial: Any = None) -> int:
             trial.set_user_attr("host", socket.gethostname())
             trial.set_user_attr("pid", os.getpid())
             trial.set_user_attr("worker", worker)
-            finished, busy = _counts(study)
-            if finished + busy > setup.trials:  # another process asked at the same moment: this one is surplus
+            if _surplus(study, trial, setup.trials):
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 break
             _run_trial(study, trial, space.suggest(trial), evaluator)
